@@ -1,0 +1,27 @@
+"""Discrete Spatial Diffusion engine: lattices, kernels, the forward process, the rate network,
+losses, samplers and model persistence. Imports only torch, numpy and scipy."""
+
+from .lattice import BOUNDARIES, Lattice, directions
+from .losses import rate_loss
+from .model import DSDModel, ProcessConfig
+from .network import NetworkConfig, RateUNet
+from .process import DSDProcess
+from .sampler import BinomialTauLeaping, SampleResult, resolve_collisions, sample
+from .schedules import Schedule
+
+__all__ = [
+    "BOUNDARIES",
+    "BinomialTauLeaping",
+    "DSDModel",
+    "DSDProcess",
+    "Lattice",
+    "NetworkConfig",
+    "ProcessConfig",
+    "RateUNet",
+    "SampleResult",
+    "Schedule",
+    "directions",
+    "rate_loss",
+    "resolve_collisions",
+    "sample",
+]

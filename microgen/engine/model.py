@@ -1,0 +1,220 @@
+"""A trained DSD model: process parameters + rate network, saved as safetensors + JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .lattice import Lattice, check_boundary
+from .network import NetworkConfig, RateUNet
+from .process import DSDProcess
+from .schedules import Schedule
+
+FORMAT = "microgen-dsd"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+@dataclass
+class ProcessConfig:
+    """Forward-process parameters that travel with the weights."""
+
+    r: float = 250.0
+    boundary: str = "periodic"
+    schedule: Schedule = field(default_factory=Schedule)
+
+    def __post_init__(self) -> None:
+        check_boundary(self.boundary)
+        if isinstance(self.schedule, dict):
+            self.schedule = Schedule(**self.schedule)
+        if not self.r > 0:
+            raise ValueError(f"r must be > 0, got {self.r}")
+
+    def to_dict(self) -> dict:
+        return {"r": self.r, "boundary": self.boundary, "schedule": self.schedule.to_dict()}
+
+
+class DSDModel(nn.Module):
+    """Rate network and forward process together.
+
+    Parameters
+    ----------
+    network : NetworkConfig
+    process : ProcessConfig
+    meta : dict, optional
+        Free-form JSON metadata (phases, training data, ...) stored in ``config.json``.
+    """
+
+    def __init__(self, network: NetworkConfig, process: ProcessConfig, meta: dict | None = None) -> None:
+        super().__init__()
+        if network.periodic != (process.boundary == "periodic"):
+            raise ValueError("network padding (periodic) must match the process boundary")
+        self.network_config = network
+        self.process_config = process
+        self.meta = dict(meta or {})
+        self.net = RateUNet(network)
+        self.process = DSDProcess(process.r, process.boundary, network.ndim)
+        self._masks: dict = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def channels(self) -> int:
+        return self.network_config.channels
+
+    @property
+    def ndim(self) -> int:
+        return self.network_config.ndim
+
+    @property
+    def r(self) -> float:
+        return self.process_config.r
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.process_config.schedule
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def time_scale(self, t: torch.Tensor) -> torch.Tensor:
+        """``s(t) = r + 1/t``: the scale of the reverse rates at time ``t``."""
+        t = torch.as_tensor(t, dtype=torch.float64)
+        return self.r + 1.0 / t.clamp_min(1e-300)
+
+    def check_shape(self, shape) -> tuple[int, ...]:
+        """Validate a spatial shape for this model and return it as a tuple."""
+        shape = tuple(int(s) for s in shape)
+        stride = self.network_config.stride
+        if len(shape) != self.ndim:
+            raise ValueError(f"this model generates {self.ndim}D images; got shape {shape}")
+        if any(s < stride or s % stride for s in shape):
+            raise ValueError(
+                f"every side must be a positive multiple of the network stride {stride}; got shape {shape}"
+            )
+        return shape
+
+    def open_moves(self, shape, device) -> torch.Tensor:
+        key = (tuple(shape), str(device))
+        if key not in self._masks:
+            self._masks[key] = Lattice(tuple(shape), self.process_config.boundary).open_moves(device)
+        return self._masks[key]
+
+    # ------------------------------------------------------------------ rates
+    def particle_rates(self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised per-particle rates ``(B, C, 2*ndim, *shape)`` (units of ``s(t)``), zero
+        for hops across no-flux faces."""
+        out = self.net(counts, t.to(counts.device), label)
+        out = out.unflatten(1, (self.channels, 2 * self.ndim))
+        if self.process_config.boundary == "noflux":
+            out = out * self.open_moves(counts.shape[2:], counts.device)
+        return out
+
+    def normalised_rates(
+        self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-voxel rates in units of ``s(t)``: per-particle rates times the particle counts."""
+        return self.particle_rates(counts, t, label) * counts.unsqueeze(2).to(torch.float32)
+
+    def rates(self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-voxel reverse rates in physical units (float64), the network's estimate of Eq. (4)."""
+        scale = self.time_scale(t).to(counts.device).view(-1, *([1] * (counts.ndim)))
+        return self.normalised_rates(counts, t, label).double() * scale
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "network": self.network_config.to_dict(),
+            "process": self.process_config.to_dict(),
+            "meta": self.meta,
+        }
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` (with the weights' SHA-256) atomically."""
+        from safetensors.torch import save_file
+
+        from microgen import __version__
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
+        tmp_w = _temp_path(directory, WEIGHTS)
+        save_file(state, str(tmp_w), metadata={"format": FORMAT})
+        config = self.config_dict()
+        config["microgen_version"] = __version__
+        config["weights_sha256"] = _sha256(tmp_w)
+        tmp_c = _temp_path(directory, CONFIG)
+        tmp_c.write_text(json.dumps(config, indent=2, sort_keys=True))
+        os.replace(tmp_w, directory / WEIGHTS)
+        os.replace(tmp_c, directory / CONFIG)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> DSDModel:
+        """Load a model directory strictly: unknown format, hash mismatch, missing or extra
+        tensors, or wrong shapes raise ``ValueError``. Weights are read with safetensors, which
+        cannot execute code."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        cfg_path, w_path = directory / CONFIG, directory / WEIGHTS
+        if not cfg_path.is_file() or not w_path.is_file():
+            raise ValueError(f"{directory} is not a model directory (needs {CONFIG} and {WEIGHTS})")
+        try:
+            config = json.loads(cfg_path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{cfg_path} is not valid JSON: {err}") from None
+        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{cfg_path}: unsupported model format {config.get('format')!r} "
+                f"v{config.get('format_version')} (expected {FORMAT!r} v{FORMAT_VERSION})"
+            )
+        expected = config.get("weights_sha256")
+        if expected != _sha256(w_path):
+            raise ValueError(f"{w_path}: SHA-256 does not match {CONFIG}; the weights were modified or corrupted")
+        try:
+            model = cls(
+                NetworkConfig(**config["network"]),
+                ProcessConfig(**config["process"]),
+                meta=config.get("meta", {}),
+            )
+        except (TypeError, KeyError) as err:
+            raise ValueError(f"{cfg_path}: invalid configuration ({err})") from None
+        try:
+            state = load_file(str(w_path))
+        except SafetensorError as err:
+            raise ValueError(f"{w_path}: unreadable weights ({err})") from None
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"{w_path}: weights do not match the configuration: {err}") from None
+        model.eval()
+        return model.to(device)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _temp_path(directory: Path, name: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    os.close(fd)
+    return Path(tmp)
+
+
+__all__ = ["DSDModel", "ProcessConfig"]

@@ -1,0 +1,182 @@
+"""The rate network: a time-conditioned UNet that predicts per-particle reverse rates.
+
+The network sees the noisy counts and the time ``t`` and outputs, for every channel and hop
+direction, a non-negative *per-particle* rate in units of the time scale ``s(t) = r + 1/t``
+(softplus output). The per-voxel rate is that times the particle count, so empty voxels have zero
+rate by construction (see :meth:`microgen.engine.model.DSDModel.rates`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture of :class:`RateUNet` (saved beside the weights as JSON).
+
+    Parameters
+    ----------
+    channels : int
+        Particle channels ``C`` (1 for a rock, 2 for a cathode).
+    ndim : int
+        Spatial dimensions (1, 2 or 3).
+    width : int
+        Feature maps at the finest level.
+    mults : list of int
+        Width multiplier of each resolution level; ``len(mults) - 1`` downsamplings.
+    blocks : int
+        Residual blocks per level.
+    periodic : bool
+        Circular padding when True (periodic process), zero padding otherwise.
+    count_scale : float
+        Counts are divided by this before entering the network (1 for label images).
+    """
+
+    channels: int = 1
+    ndim: int = 2
+    width: int = 32
+    mults: list[int] = field(default_factory=lambda: [1, 2, 2])
+    blocks: int = 1
+    periodic: bool = True
+    count_scale: float = 1.0
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ndim not in _CONV:
+            raise ValueError(f"ndim must be 1, 2 or 3, got {self.ndim}")
+        if self.channels < 1 or self.width < 1 or self.blocks < 1 or not self.mults:
+            raise ValueError("channels, width, blocks must be >= 1 and mults non-empty")
+        self.mults = [int(m) for m in self.mults]
+
+    @property
+    def stride(self) -> int:
+        """Every spatial size must be a multiple of this."""
+        return 2 ** (len(self.mults) - 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _groups(ch: int) -> int:
+    for g in (8, 4, 2):
+        if ch % g == 0:
+            return g
+    return 1
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, temb: int, conv, pad: str) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(cin), cin)
+        self.conv1 = conv(cin, cout, 3, padding=1, padding_mode=pad)
+        self.film = nn.Linear(temb, 2 * cout)
+        self.norm2 = nn.GroupNorm(_groups(cout), cout)
+        self.conv2 = conv(cout, cout, 3, padding=1, padding_mode=pad)
+        self.skip = conv(cin, cout, 1) if cin != cout else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.film(emb).chunk(2, dim=1)
+        view = (*scale.shape, *([1] * (h.ndim - 2)))
+        h = self.norm2(h) * (1 + scale.view(view)) + shift.view(view)
+        h = self.conv2(F.silu(h))
+        return self.skip(x) + h
+
+
+class RateUNet(nn.Module):
+    """UNet mapping ``(counts, t)`` to per-particle rates ``(B, C * 2 * ndim, *shape)`` >= 0.
+
+    Output channel ``c * 2 * ndim + j`` is the rate of a particle of channel ``c`` hopping in
+    direction ``j`` (order of :func:`microgen.engine.lattice.directions`), in units of ``s(t)``.
+    """
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        conv = _CONV[config.ndim]
+        pad = "circular" if config.periodic else "zeros"
+        w = config.width
+        temb = 4 * w
+        self.time_mlp = nn.Sequential(nn.Linear(w, temb), nn.SiLU(), nn.Linear(temb, temb))
+        self.label_emb = nn.Embedding(config.num_classes, temb) if config.num_classes else None
+        self.conv_in = conv(config.channels, w, 3, padding=1, padding_mode=pad)
+
+        widths = [w * m for m in config.mults]
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skips = [w]
+        ch = w
+        for level, wl in enumerate(widths):
+            blocks = nn.ModuleList()
+            for _ in range(config.blocks):
+                blocks.append(_ResBlock(ch, wl, temb, conv, pad))
+                ch = wl
+                skips.append(ch)
+            self.down.append(blocks)
+            if level < len(widths) - 1:
+                self.downsample.append(conv(ch, ch, 3, stride=2, padding=1, padding_mode=pad))
+                skips.append(ch)
+        self.mid = nn.ModuleList([_ResBlock(ch, ch, temb, conv, pad), _ResBlock(ch, ch, temb, conv, pad)])
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level, wl in reversed(list(enumerate(widths))):
+            blocks = nn.ModuleList()
+            for _ in range(config.blocks + 1):
+                blocks.append(_ResBlock(ch + skips.pop(), wl, temb, conv, pad))
+                ch = wl
+            self.up.append(blocks)
+            if level > 0:
+                self.upsample.append(conv(ch, ch, 3, padding=1, padding_mode=pad))
+        self.norm_out = nn.GroupNorm(_groups(ch), ch)
+        self.conv_out = conv(ch, config.channels * 2 * config.ndim, 3, padding=1, padding_mode=pad)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def time_embedding(self, t: torch.Tensor) -> torch.Tensor:
+        """Sinusoidal features of ``log t`` (the rates vary over many decades of ``t``)."""
+        half = self.config.width // 2
+        freqs = torch.exp(
+            torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(1e3) / max(half - 1, 1))
+        )
+        logt = torch.log(t.to(torch.float32).clamp_min(1e-30))
+        arg = (logt[:, None] / 4.0) * freqs[None, :] * 10.0
+        emb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+        if emb.shape[1] < self.config.width:
+            emb = F.pad(emb, (0, self.config.width - emb.shape[1]))
+        return emb
+
+    def forward(self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.time_mlp(self.time_embedding(t))
+        if self.label_emb is not None:
+            if label is None:
+                raise ValueError("this network is class-conditioned: pass a label per image")
+            emb = emb + self.label_emb(label)
+        h = self.conv_in(counts.to(self.conv_in.weight.dtype) / self.config.count_scale)
+        hs = [h]
+        for level, blocks in enumerate(self.down):
+            for block in blocks:
+                h = block(h, emb)
+                hs.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)
+                hs.append(h)
+        for block in self.mid:
+            h = block(h, emb)
+        for level, blocks in enumerate(self.up):
+            for block in blocks:
+                h = block(torch.cat([h, hs.pop()], dim=1), emb)
+            if level < len(self.upsample):
+                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                h = self.upsample[level](h)
+        h = self.conv_out(F.silu(self.norm_out(h)))
+        return F.softplus(h.float() - 2.0)

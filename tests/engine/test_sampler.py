@@ -1,0 +1,137 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from microgen.engine import BinomialTauLeaping, resolve_collisions, sample
+from microgen.engine.sampler import binomial_moves
+from tests.helpers import tiny_model
+
+MODELS = {
+    key: tiny_model(channels=key[0], boundary=key[1]) for key in [(1, "periodic"), (2, "noflux"), (2, "periodic")]
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    channels=st.sampled_from([1, 2]),
+    boundary=st.sampled_from(["periodic", "noflux"]),
+    h=st.sampled_from([2, 4, 6, 10]),
+    w=st.sampled_from([2, 4, 8]),
+    fractions=st.lists(st.floats(0.0, 0.5), min_size=2, max_size=2),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed):
+    key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
+    model = MODELS[key]
+    channels = key[0]
+    volume = h * w
+    totals = [int(np.floor(f * volume + 0.5)) for f in fractions[:channels]]
+    res = sample(
+        model,
+        [totals, totals[::-1][:channels]],
+        (h, w),
+        generator=torch.Generator().manual_seed(seed),
+        sampler=BinomialTauLeaping(0.5),
+    )
+    assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
+    for b, want in enumerate([totals, totals[::-1][:channels]]):
+        for c in range(channels):
+            assert (res.labels[b] == c + 1).sum() == want[c]
+            assert res.counts[b, c].sum() == want[c]
+        assert res.labels[b].max() <= channels
+    assert res.evaluations > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), tau=st.floats(0.0, 2.0), ndim=st.sampled_from([1, 2, 3]))
+def test_binomial_step_conserves_and_stays_non_negative(seed, tau, ndim):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (2, 3, *([5] * ndim))
+    counts = torch.randint(0, 4, shape, generator=gen)
+    rates = torch.rand((shape[0], shape[1], 2 * ndim, *shape[2:]), generator=gen, dtype=torch.float64) * 3
+    new = binomial_moves(counts, rates, torch.full((2,), tau, dtype=torch.float64), gen)
+    assert (new >= 0).all()
+    torch.testing.assert_close(new.flatten(2).sum(2), counts.flatten(2).sum(2))
+
+
+def test_step_follows_the_rates_direction():
+    # all the rate points +x: every particle that moves goes one voxel to +x
+    counts = torch.zeros((1, 1, 1, 8), dtype=torch.long)
+    counts[0, 0, 0, 3] = 1000
+    rates = torch.zeros((1, 1, 4, 1, 8), dtype=torch.float64)
+    rates[:, :, 2] = 1.0  # direction 2 = axis 1, +1
+    new = binomial_moves(counts, rates, torch.tensor([0.3], dtype=torch.float64), torch.Generator().manual_seed(0))
+    assert new[0, 0, 0, 3] + new[0, 0, 0, 4] == 1000
+    assert 230 < new[0, 0, 0, 4] < 370  # Binomial(1000, 0.3)
+
+
+def test_same_seed_same_sample_different_seed_differs():
+    model = MODELS[(2, "periodic")]
+
+    def run(s):
+        return sample(
+            model,
+            [[20, 10]],
+            (8, 8),
+            generator=torch.Generator().manual_seed(s),
+            sampler=BinomialTauLeaping(0.3),
+        ).labels
+
+    assert np.array_equal(run(1), run(1))
+    assert not np.array_equal(run(1), run(2))
+
+
+def test_frozen_voxels_are_untouched_and_never_entered():
+    model = MODELS[(1, "periodic")]
+    frozen = np.zeros((8, 8), dtype=bool)
+    frozen[:, :3] = True
+    fixed = np.zeros((1, 8, 8), dtype=np.int64)
+    fixed[0, ::2, :3] = 1
+    res = sample(
+        model,
+        [[15]],
+        (8, 8),
+        frozen=frozen,
+        fixed=fixed,
+        generator=torch.Generator().manual_seed(0),
+        sampler=BinomialTauLeaping(0.3),
+    )
+    assert np.array_equal(res.labels[0][:, :3], fixed[0][:, :3].astype(np.uint8))
+    assert (res.labels[0][:, 3:] == 1).sum() == 15
+
+
+def test_resolve_collisions_moves_excess_to_nearest_free_voxel():
+    counts = np.zeros((1, 2, 1, 7), dtype=np.int64)
+    counts[0, 0, 0, 3] = 2
+    counts[0, 1, 0, 3] = 1
+    labels, moved = resolve_collisions(counts, seed=0)
+    assert moved.tolist() == [2]
+    assert (labels[0] == 1).sum() == 2 and (labels[0] == 2).sum() == 1
+    assert set(np.nonzero(labels[0, 0])[0]) == {2, 3, 4}  # the two displaced particles land next door
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"totals": [[-1]]}, ">= 0"),
+        ({"totals": [[1.5]]}, "integers"),
+        ({"totals": [[65]]}, r"\[0, 64\]"),
+        ({"totals": [[1, 2]]}, "shape"),
+        ({"shape": (5, 8)}, "stride"),
+        ({"shape": (8,)}, "2D"),
+        ({"frozen": np.ones((8, 8), bool)}, "every voxel"),
+    ],
+)
+def test_bad_sampler_input(kwargs, match):
+    args = {"totals": [[4]], "shape": (8, 8)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        sample(MODELS[(1, "periodic")], args.pop("totals"), args.pop("shape"), **args)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1.0, -0.1, 2])
+def test_bad_eps(eps):
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        BinomialTauLeaping(eps)
