@@ -1,6 +1,7 @@
 """Discrete Spatial Diffusion engine: lattices, kernels, the forward process, the rate network,
 losses, samplers and model persistence. Imports only torch, numpy and scipy."""
 
+from . import kernels
 from .lattice import BOUNDARIES, Lattice, directions
 from .losses import rate_loss
 from .model import DSDModel, ProcessConfig

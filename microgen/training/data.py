@@ -1,0 +1,89 @@
+"""Training images from label volumes: held-out split, phase -> channel mapping, random 2D crops
+(slices along every axis of a 3D volume) and the 8 dihedral augmentations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_channels(labels: np.ndarray, particle_labels, allowed=None) -> np.ndarray:
+    """One uint8 channel per particle label: ``out[c] = (labels == particle_labels[c])``.
+
+    Raises ``ValueError`` when ``labels`` holds a code outside ``allowed``.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iub":
+        raise ValueError(f"label images must have an integer dtype, got {labels.dtype}")
+    if allowed is not None:
+        found = set(np.unique(labels).tolist())
+        unknown = found - set(allowed)
+        if unknown:
+            raise ValueError(
+                f"unknown phase labels {sorted(unknown)} (allowed: {sorted(allowed)}); "
+                "re-label the volume (e.g. 0/255 -> 0/1) or use `microgen segment`"
+            )
+    return np.stack([(labels == code) for code in particle_labels]).astype(np.uint8)
+
+
+def split_holdout(volume: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Cut the last ``fraction`` of axis 0 off as a held-out block that no training crop touches."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"holdout fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return volume, None
+    cut = int(round(volume.shape[0] * (1.0 - fraction)))
+    if cut < 1 or cut >= volume.shape[0]:
+        raise ValueError(f"volume of shape {volume.shape} is too small for a holdout of {fraction}")
+    return volume[:cut], volume[cut:]
+
+
+class CropSampler:
+    """Random ``crop x crop`` 2D training images from channel volumes ``(C, *spatial)``.
+
+    A 3D volume gives slices along each of its three axes; a 2D image gives itself. The state
+    (a NumPy generator) is saved in checkpoints so a resumed run sees the same crops.
+    """
+
+    def __init__(self, volumes: list[np.ndarray], crop: int, *, augment: bool = True, seed: int = 0) -> None:
+        if not volumes:
+            raise ValueError("no training volume given")
+        self.volumes = volumes
+        self.crop = int(crop)
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+        self._choices = []  # (volume index, axis) pairs with enough room for a crop
+        for i, vol in enumerate(volumes):
+            spatial = vol.shape[1:]
+            axes = range(len(spatial)) if len(spatial) == 3 else [None]
+            for axis in axes:
+                plane = [s for a, s in enumerate(spatial) if a != axis]
+                if all(s >= self.crop for s in plane):
+                    self._choices.append((i, axis))
+        if not self._choices:
+            shapes = [v.shape[1:] for v in volumes]
+            raise ValueError(f"crop {self.crop} is larger than every training volume {shapes}")
+        weights = np.array([volumes[i][0].size for i, _ in self._choices], dtype=float)
+        self._weights = weights / weights.sum()
+
+    def sample(self, batch: int) -> np.ndarray:
+        out = np.empty((batch, self.volumes[0].shape[0], self.crop, self.crop), dtype=np.uint8)
+        for b in range(batch):
+            i, axis = self._choices[self.rng.choice(len(self._choices), p=self._weights)]
+            vol = self.volumes[i]
+            if axis is not None:
+                vol = np.take(vol, self.rng.integers(vol.shape[1 + axis]), axis=1 + axis)
+            y = self.rng.integers(vol.shape[1] - self.crop + 1)
+            x = self.rng.integers(vol.shape[2] - self.crop + 1)
+            img = vol[:, y : y + self.crop, x : x + self.crop]
+            if self.augment:
+                img = np.rot90(img, k=int(self.rng.integers(4)), axes=(1, 2))
+                if self.rng.integers(2):
+                    img = img[:, :, ::-1]
+            out[b] = img
+        return out
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]

@@ -1,0 +1,353 @@
+"""The DSD training loop: AdamW, warm-up + inverse-sqrt decay, gradient clipping, EMA weights,
+bf16 autocast on CUDA, atomic checkpoints with exact resume, optional DDP under ``torchrun``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from microgen.engine import DSDModel, NetworkConfig, ProcessConfig, Schedule, kernels, rate_loss
+
+from .data import CropSampler
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+TRAIN_CONFIG = "train_config.json"
+TRAIN_LOG = "train_log.jsonl"
+#: edges of the time bands in which the loss is reported
+BANDS = (0.0, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
+#: settings that may change when a run is resumed (everything else must match)
+RESUMABLE = ("steps", "checkpoint_every", "validate_every", "log_every", "val_samples")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored as ``train_config.json``)."""
+
+    crop: int = 64
+    batch: int = 16
+    steps: int = 10_000
+    lr: float = 5e-4
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    ema: float = 0.999
+    loss: str = "likelihood"
+    weighting: str = "particle"
+    r: float | None = None
+    boundary: str = "periodic"
+    schedule: str = "power"
+    schedule_steps: int = 1000
+    power: float = 4.0
+    width: int = 32
+    mults: list[int] = field(default_factory=lambda: [1, 2, 2])
+    blocks: int = 1
+    augment: bool = True
+    holdout: float = 0.2
+    seed: int = 0
+    checkpoint_every: int = 250
+    validate_every: int = 0
+    val_samples: int = 4
+    log_every: int = 25
+
+    def __post_init__(self) -> None:
+        for name in ("crop", "batch", "steps", "width", "blocks", "schedule_steps", "checkpoint_every", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.crop % (2 ** (len(self.mults) - 1)):
+            raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
+
+    def resolved_r(self) -> float:
+        """The hop rate: given, or the one that mixes a crop at t = 1 (5 % residual)."""
+        return float(self.r) if self.r else round(kernels.mixing_rate(self.crop, self.boundary, 0.05), 1)
+
+    def schedule_obj(self) -> Schedule:
+        return Schedule(self.schedule, self.schedule_steps, power=self.power)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then ``lr * sqrt(warmup / step)``: no dependence on the total step count,
+    so a run can be extended across sessions without a jump in the learning rate."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    return cfg.lr * math.sqrt(cfg.warmup / max(step, 1)) if cfg.warmup else cfg.lr
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        log.warning("CUDA is not available; falling back to the CPU")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+class Trainer:
+    """Trains a :class:`DSDModel` on channel volumes and writes a model directory ``out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    train_volumes, val_volumes : lists of uint8 arrays ``(C, *spatial)``
+    out : path of the model directory (weights, config, card, checkpoint, log)
+    meta : dict stored in the model's config (phases, data sources, ...)
+    resume : continue from ``out/checkpoint.pt``; without it an existing checkpoint is an error
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        train_volumes: list[np.ndarray],
+        out: str | os.PathLike,
+        *,
+        val_volumes: list[np.ndarray] | None = None,
+        meta: dict | None = None,
+        device: str = "auto",
+        resume: bool = False,
+        validate_fn: Callable | None = None,
+    ) -> None:
+        self.config = config
+        self.out = Path(out)
+        self.device = resolve_device(device)
+        self.rank, self.world = _dist_info()
+        channels = train_volumes[0].shape[0]
+        self.meta = dict(meta or {})
+        self.meta.setdefault("training", {})
+        net_cfg = NetworkConfig(
+            channels=channels,
+            ndim=2,
+            width=config.width,
+            mults=list(config.mults),
+            blocks=config.blocks,
+            periodic=config.boundary == "periodic",
+        )
+        proc_cfg = ProcessConfig(r=config.resolved_r(), boundary=config.boundary, schedule=config.schedule_obj())
+        torch.manual_seed(config.seed)
+        self.model = DSDModel(net_cfg, proc_cfg, meta=self.meta).to(self.device)
+        self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.data = CropSampler(train_volumes, config.crop, augment=config.augment, seed=config.seed + 1000 * self.rank)
+        self.val_volumes = val_volumes
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 7 + 1000 * self.rank)
+        self.times = torch.as_tensor(config.schedule_obj().times(), dtype=torch.float64)
+        self.step = 0
+        self.wall = 0.0
+        self.validate_fn = validate_fn
+        self.ddp = None
+        if self.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self._prepare_out(resume)
+
+    # ------------------------------------------------------------------ set-up
+    def _prepare_out(self, resume: bool) -> None:
+        ckpt = self.out / CHECKPOINT
+        if ckpt.exists():
+            if not resume:
+                raise ValueError(
+                    f"{self.out} already holds a training checkpoint; pass resume to continue it "
+                    "or choose another output folder (nothing was overwritten)"
+                )
+            self._load_checkpoint(ckpt)
+        elif resume:
+            raise ValueError(f"cannot resume: no {CHECKPOINT} in {self.out}")
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(self.out / TRAIN_CONFIG, json.dumps(self.config.to_dict(), indent=2))
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        saved = state["config"]
+        mine = self.config.to_dict()
+        defaults = TrainConfig().to_dict()
+        # a setting added after the checkpoint was written counts as its default
+        diff = {
+            k: (saved.get(k, defaults[k]), mine[k])
+            for k in mine
+            if k not in RESUMABLE and saved.get(k, defaults[k]) != mine[k]
+        }
+        if diff:
+            raise ValueError(
+                f"cannot resume {path}: the configuration differs from the checkpoint's "
+                + ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+            )
+        self.model.load_state_dict(state["model"])
+        self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.data.load_state_dict(state["data"])
+        self.generator.set_state(state["generator"].cpu() if self.device.type == "cpu" else state["generator"])
+        self.step = int(state["step"])
+        self.wall = float(state["wall"])
+        log.info("resumed %s at step %d", path, self.step)
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self) -> dict:
+        cfg = self.config
+        crops = torch.as_tensor(self.data.sample(cfg.batch), device=self.device).long()
+        k = torch.randint(1, cfg.schedule_steps + 1, (cfg.batch,), generator=self.generator, device=self.device)
+        k = k.cpu()
+        t = self.times[k]
+        dt = self.times[k] - self.times[k - 1]
+        noisy, rates = self.model.process.corrupt(crops, t, self.generator)
+        scale = self.model.time_scale(t).to(self.device)
+        target = rates / scale.view(-1, 1, 1, 1, 1).to(rates.dtype)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        net = self.ddp or self.model.net
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = net(noisy, t.to(self.device).float())
+        pred = out.float().unflatten(1, (self.model.channels, 4))
+        if cfg.boundary == "noflux":
+            pred = pred * self.model.open_moves(noisy.shape[2:], self.device)
+        pred = pred * noisy.unsqueeze(2).float()
+        per_image = rate_loss(
+            pred,
+            target,
+            particles=crops.flatten(1).sum(1).float(),
+            kind=cfg.loss,
+            weighting=cfg.weighting,
+            dt_scale=(dt * scale.cpu()).to(self.device),
+        )
+        loss = per_image.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        with torch.no_grad():
+            for name, value in self.model.state_dict().items():
+                if value.dtype.is_floating_point:
+                    self.ema[name].lerp_(value, 1.0 - cfg.ema)
+                else:
+                    self.ema[name].copy_(value)
+        self.step += 1
+        return {
+            "loss": float(loss.detach()),
+            "grad_norm": float(grad_norm),
+            "t": t.numpy(),
+            "per_image": per_image.detach().cpu().numpy(),
+        }
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, callback: Callable[[int, dict], None] | None = None) -> DSDModel:
+        cfg = self.config
+        self.model.train()
+        window = []
+        start = time.time()
+        images = 0
+        while self.step < cfg.steps:
+            rec = self.train_step()
+            window.append(rec)
+            images += cfg.batch
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                elapsed = time.time() - start
+                summary = _summarise(window, self.step, lr_at(self.step, cfg), images / max(elapsed, 1e-9))
+                window.clear()
+                if self.rank == 0:
+                    _append_jsonl(self.out / TRAIN_LOG, summary)
+                if callback:
+                    callback(self.step, summary)
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.wall += time.time() - start
+                start, images = time.time(), 0
+                self.save_checkpoint()
+            if cfg.validate_every and self.step % cfg.validate_every == 0 and self.validate_fn and self.rank == 0:
+                report = self.validate_fn(self.ema_model(), self.val_volumes, self.step)
+                _append_jsonl(self.out / TRAIN_LOG, {"step": self.step, "validation": report})
+        return self.ema_model()
+
+    def ema_model(self) -> DSDModel:
+        model = DSDModel(self.model.network_config, self.model.process_config, meta=self.meta).to(self.device)
+        model.load_state_dict(self.ema)
+        return model.eval()
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "ema": self.ema,
+            "optimizer": self.optimizer.state_dict(),
+            "data": self.data.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "wall": self.wall,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".ckpt.", dir=self.out)
+        os.close(fd)
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / CHECKPOINT)
+        self.meta["training"].update(
+            {
+                "steps": self.step,
+                "wall_time_s": round(self.wall, 1),
+                "hardware": _hardware(self.device),
+                "config": self.config.to_dict(),
+            }
+        )
+        self.ema_model().save(self.out)
+
+
+def _summarise(window: list[dict], step: int, lr: float, images_per_s: float) -> dict:
+    t = np.concatenate([w["t"] for w in window])
+    per = np.concatenate([w["per_image"] for w in window])
+    bands = {}
+    for lo, hi in zip(BANDS[:-1], BANDS[1:]):
+        sel = (t > lo) & (t <= hi)
+        if sel.any():
+            bands[f"{lo:g}-{hi:g}"] = float(per[sel].mean())
+    return {
+        "step": step,
+        "loss": float(np.mean([w["loss"] for w in window])),
+        "grad_norm": float(np.mean([w["grad_norm"] for w in window])),
+        "lr": lr,
+        "images_per_s": round(images_per_s, 2),
+        "loss_by_t": bands,
+    }
+
+
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            if torch.cuda.is_available():
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,131 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from microgen.engine import DSDModel, sample
+from microgen.training import CropSampler, TrainConfig, Trainer, split_holdout, to_channels
+from microgen.training.run import load_training_volumes
+
+
+def _stripes(seed=0, shape=(6, 32, 32)):
+    """A synthetic 'rock': horizontal pore stripes of random thickness."""
+    rng = np.random.default_rng(seed)
+    vol = np.zeros(shape, dtype=np.uint8)
+    y = 0
+    while y < shape[1]:
+        w = int(rng.integers(2, 5))
+        vol[:, y : y + w, :] = 1
+        y += w + int(rng.integers(3, 7))
+    return vol
+
+
+def _cfg(**kw):
+    base = dict(
+        crop=16,
+        batch=4,
+        steps=6,
+        width=8,
+        mults=[1, 2],
+        r=30.0,
+        schedule_steps=50,
+        warmup=2,
+        lr=3e-3,
+        checkpoint_every=3,
+        log_every=1,
+        holdout=0.0,
+        augment=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_tiny_run_lowers_the_loss(tmp_path):
+    torch.set_num_threads(1)
+    cfg = _cfg(steps=60, checkpoint_every=60, log_every=10)
+    trainer = Trainer(cfg, [to_channels(_stripes(), [1])], tmp_path / "m", device="cpu")
+    losses = []
+    trainer.fit(lambda step, rec: losses.append(rec["loss"]))
+    assert losses[-1] < 0.8 * losses[0]
+    log = [json.loads(line) for line in (tmp_path / "m" / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 60 and log[-1]["loss_by_t"]
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    vol = [to_channels(_stripes(), [1])]
+    full = Trainer(_cfg(steps=6), vol, tmp_path / "full", device="cpu")
+    full.fit()
+    half = Trainer(_cfg(steps=3), vol, tmp_path / "half", device="cpu")
+    half.fit()
+    resumed = Trainer(_cfg(steps=6), vol, tmp_path / "half", device="cpu", resume=True)
+    assert resumed.step == 3
+    resumed.fit()
+    a, b = _weights(full.model), _weights(resumed.model)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    for k in full.ema:
+        torch.testing.assert_close(full.ema[k], resumed.ema[k], rtol=0, atol=0)
+
+
+def test_model_directory_loads_and_samples_exactly(tmp_path):
+    trainer = Trainer(_cfg(), [to_channels(_stripes(), [1])], tmp_path / "m", device="cpu")
+    trainer.fit()
+    model = DSDModel.load(tmp_path / "m")
+    res = sample(model, [[100]], (16, 16), generator=torch.Generator().manual_seed(0))
+    assert (res.labels == 1).sum() == 100
+    assert model.meta["training"]["steps"] == 6
+
+
+def test_existing_checkpoint_is_never_overwritten(tmp_path):
+    vol = [to_channels(_stripes(), [1])]
+    Trainer(_cfg(), vol, tmp_path / "m", device="cpu").fit()
+    before = (tmp_path / "m" / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match="already holds a training checkpoint"):
+        Trainer(_cfg(), vol, tmp_path / "m", device="cpu")
+    with pytest.raises(ValueError, match="configuration differs"):
+        Trainer(_cfg(width=16), vol, tmp_path / "m", device="cpu", resume=True)
+    assert (tmp_path / "m" / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(ValueError, match="no checkpoint.pt"):
+        Trainer(_cfg(), vol, tmp_path / "other", device="cpu", resume=True)
+
+
+def test_crop_sampler_slices_every_axis_and_is_resumable():
+    vol = to_channels(np.arange(4 * 20 * 24).reshape(4, 20, 24) % 3, [1, 2])
+    s = CropSampler([vol], 4, seed=1)
+    state = s.state_dict()
+    a = s.sample(50)
+    s.load_state_dict(state)
+    assert np.array_equal(a, s.sample(50))
+    assert a.shape == (50, 2, 4, 4)
+    with pytest.raises(ValueError, match="larger than every training volume"):
+        CropSampler([vol], 32)
+
+
+def test_holdout_block_is_disjoint():
+    vol = np.arange(10 * 4 * 4).reshape(10, 4, 4)
+    tr, va = split_holdout(vol, 0.2)
+    assert tr.shape[0] == 8 and va.shape[0] == 2
+    assert not set(tr.ravel()) & set(va.ravel())
+
+
+def test_unknown_labels_and_mixed_conventions_are_refused(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "a.tif", (_stripes() * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"unknown phase labels \[255\]"):
+        load_training_volumes([tmp_path / "a.tif"], "rock", 0.2)
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00garbage")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_training_volumes([tmp_path / "bad.tif"], "rock", 0.2)
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, _stripes(), compression="zlib")
+    (tmp_path / "cut.tif").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cannot read"):
+        load_training_volumes([tmp_path / "cut.tif"], "rock", 0.2)
+    with pytest.raises(ValueError, match="unknown material kind"):
+        load_training_volumes([tmp_path / "a.tif"], "granite", 0.2)
