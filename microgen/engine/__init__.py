@@ -22,6 +22,7 @@ __all__ = [
     "SampleResult",
     "Schedule",
     "directions",
+    "kernels",
     "rate_loss",
     "resolve_collisions",
     "sample",
