@@ -7,7 +7,7 @@ from .losses import rate_loss
 from .model import DSDModel, ProcessConfig
 from .network import NetworkConfig, RateUNet
 from .process import DSDProcess
-from .sampler import BinomialTauLeaping, SampleResult, resolve_collisions, sample
+from .sampler import BinomialTauLeaping, PoissonLeaping, SampleResult, default_t_end, resolve_collisions, sample
 from .schedules import Schedule
 
 __all__ = [
@@ -17,10 +17,12 @@ __all__ = [
     "DSDProcess",
     "Lattice",
     "NetworkConfig",
+    "PoissonLeaping",
     "ProcessConfig",
     "RateUNet",
     "SampleResult",
     "Schedule",
+    "default_t_end",
     "directions",
     "kernels",
     "rate_loss",

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .process import _particle_sites, _ravel, _unravel
+
 log = logging.getLogger(__name__)
 
 
@@ -66,21 +68,113 @@ class BinomialTauLeaping:
     def __repr__(self) -> str:
         return f"BinomialTauLeaping(eps={self.eps})"
 
-    def leap(self, rates: torch.Tensor, t: torch.Tensor, t_end: float) -> torch.Tensor:
-        """Leap length per image from per-particle rates ``(B, C, 2d, *shape)`` (physical units)."""
-        total = rates.sum(2).flatten(1).amax(1).double()
-        tau = torch.where(total > 0, self.eps / total.clamp_min(1e-300), torch.full_like(total, math.inf))
-        return torch.minimum(tau, (t - t_end).clamp_min(0))
+    def leap(self, rates: torch.Tensor, t: float, t_end: float) -> float:
+        """Leap length for the batch from per-particle rates ``(B, C, 2d, *shape)`` (physical units,
+        zero on empty voxels): the largest total rate of any particle sets it."""
+        total = float(rates.sum(2).max())
+        tau = self.eps / total if total > 0 else math.inf
+        return min(tau, max(t - t_end, 0.0))
 
-    def step(
-        self,
-        counts: torch.Tensor,
-        rates: torch.Tensor,
-        tau: torch.Tensor,
-        generator: torch.Generator | None,
-    ) -> torch.Tensor:
+    def step(self, counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
         """Move particles for a leap ``tau`` (per image) under per-particle ``rates``."""
         return binomial_moves(counts, rates, tau, generator)
+
+
+class PoissonLeaping:
+    """Per-particle Poisson leaping on a fixed time grid: many hops per particle per step.
+
+    During a leap of length ``tau`` every particle makes ``Poisson(tau q_j)`` hops in each direction
+    ``j`` (``q_j`` its per-particle rate, held fixed over the leap) and moves by the net displacement
+    per axis. Where the reverse rates are nearly symmetric (large ``t``) this is the exact
+    symmetric random walk, whatever ``tau``; only the drift (the rate asymmetry) is leaped, so the
+    step count is set by how fast the rates change, not by their size. Particles are moved, never
+    created, so the totals stay exact.
+
+    The time grid (one network evaluation per step) runs from ``t = 1`` to ``t_end`` at ``steps``
+    uniform values of ``u`` from 1 to 0: ``t = t_end + (1 - t_end) u**power`` for
+    ``grid="power"``, or ``log t = (1 - u**power) log t_end`` for ``grid="log"`` (geometric for
+    ``power = 1``; near ``t_end`` the reverse rates grow like ``1/t``, so steps proportional to
+    ``t`` keep the leap condition there).
+
+    Parameters
+    ----------
+    steps : int
+        Network evaluations per sample (>= 1).
+    power : float
+        Grid exponent.
+    grid : {"log", "power"}
+    """
+
+    GRIDS = ("log", "power")
+
+    def __init__(self, steps: int = 100, power: float = 1.0, grid: str = "log") -> None:
+        if not (isinstance(steps, int) and steps >= 1):
+            raise ValueError(f"steps must be an integer >= 1, got {steps}")
+        if not power > 0:
+            raise ValueError(f"power must be > 0, got {power}")
+        if grid not in self.GRIDS:
+            raise ValueError(f"grid must be one of {self.GRIDS}, got {grid!r}")
+        self.steps = steps
+        self.power = float(power)
+        self.kind = grid
+
+    def __repr__(self) -> str:
+        return f"PoissonLeaping(steps={self.steps}, power={self.power}, grid={self.kind!r})"
+
+    def grid(self, t_end: float) -> np.ndarray:
+        u = np.linspace(1.0, 0.0, self.steps + 1)
+        if self.kind == "power":
+            return t_end + (1.0 - t_end) * u**self.power
+        return np.exp((1.0 - u**self.power) * np.log(t_end))
+
+    def leap(self, rates: torch.Tensor, t: float, t_end: float) -> float:
+        """Distance from ``t`` to the next grid time below it."""
+        grid = self.grid(t_end)
+        below = grid[grid < t * (1 - 1e-9)]
+        return max(t - (below.max() if below.size else t_end), 0.0)
+
+    def step(self, counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
+        return poisson_moves(counts, rates, tau, generator, boundary=boundary, frozen=frozen)
+
+
+def poisson_moves(counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
+    """Move every particle by the net displacement of ``Poisson(tau q_j)`` hops per direction."""
+    batch, channels = counts.shape[:2]
+    shape = tuple(counts.shape[2:])
+    ndim = len(shape)
+    volume = int(np.prod(shape))
+    sites = _particle_sites(counts.reshape(-1))
+    if sites.numel() == 0:
+        return counts.clone()
+    image_channel = sites // volume
+    voxel = sites % volume
+    image = image_channel // channels
+    # per-particle expected hops (P, 2d)
+    flat_rates = rates.double().reshape(batch * channels, 2 * ndim, volume)
+    mean_hops = flat_rates[image_channel, :, voxel] * tau[image].unsqueeze(1)
+    hops = torch.poisson(mean_hops, generator=generator)
+    coords = _unravel(voxel, shape)
+    new = []
+    for axis, n in enumerate(shape):
+        x = coords[axis] + (hops[:, 2 * axis] - hops[:, 2 * axis + 1]).to(torch.long)
+        if boundary == "periodic":
+            x = torch.remainder(x, n)
+        else:
+            x = torch.remainder(x, 2 * n)
+            x = torch.where(x < n, x, 2 * n - 1 - x)
+        new.append(x)
+    new_voxel = _ravel(new, shape)
+    if frozen is not None:
+        blocked = frozen.reshape(-1)[new_voxel]
+        new_voxel = torch.where(blocked, voxel, new_voxel)
+    out = torch.bincount(image_channel * volume + new_voxel, minlength=batch * channels * volume)
+    return out.reshape(counts.shape).to(counts.dtype)
+
+
+def default_t_end(model) -> float:
+    """Stop time at which about 0.1 % of particles would still be displaced by the forward process
+    (``2 d r t = 1e-3``), but never before the model's first observation time."""
+    return max(model.schedule.t_min, 1e-3 / (2 * model.ndim * model.r))
 
 
 def binomial_moves(counts, rates, tau, generator) -> torch.Tensor:
@@ -170,7 +264,8 @@ def sample(
         Particles to place in the non-frozen region, per image and channel.
     shape : tuple of int
         Spatial shape; each side a multiple of the network stride.
-    sampler : step rule, default ``BinomialTauLeaping(0.1)``
+    sampler : step rule (:class:`BinomialTauLeaping` or :class:`PoissonLeaping`),
+        default ``BinomialTauLeaping(0.1)``
     generator : torch.Generator on the model's device
     frozen : bool array ``shape``, optional
         Voxels whose content never changes and that no particle may enter.
@@ -179,9 +274,9 @@ def sample(
     exclusive : bool
         Resolve collisions at the end into a label image with one phase per voxel.
     t_end : float, optional
-        Stop time; default the smallest observation time of the model's schedule.
+        Stop time; default :func:`default_t_end`.
     callback : callable ``(t, evaluations)``, optional
-        Called after every step with the largest remaining time.
+        Called after every step with the current time (the whole batch shares one time).
     """
     sampler = sampler or BinomialTauLeaping()
     device = model.device
@@ -200,7 +295,7 @@ def sample(
     capacity = volume - (int(frozen_t.sum()) if frozen_t is not None else 0)
     totals = check_totals(totals, model.channels, capacity, exclusive).to(device)
     batch = totals.shape[0]
-    t_end = model.schedule.t_min if t_end is None else float(t_end)
+    t_end = default_t_end(model) if t_end is None else float(t_end)
 
     free = None if frozen_t is None else ~frozen_t
     counts = model.process.prior(totals, shape, generator, free=free)
@@ -216,23 +311,24 @@ def sample(
         counts = counts + (fixed_t * frozen_t).unsqueeze(0)
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
-    t = torch.ones(batch, dtype=torch.float64, device=device)
+    t = 1.0
     evaluations = steps = 0
-    while bool((t > t_end).any()) and evaluations < max_evaluations:
-        live = torch.nonzero(t > t_end, as_tuple=False).squeeze(1)
-        sub = counts[live]
-        rates = model.particle_rates(sub, t[live], None if label is None else label[live]).double()
-        rates = rates * model.time_scale(t[live]).to(device).view(-1, *([1] * (rates.ndim - 1)))
-        rates = rates * allowed
+    while t > t_end and evaluations < max_evaluations:
+        t_batch = torch.full((batch,), t, dtype=torch.float64, device=device)
+        rates = model.particle_rates(counts, t_batch, label).double()
+        rates = rates * (float(model.time_scale(t)) * allowed)
         evaluations += 1
-        tau = sampler.leap(rates, t[live], t_end)
-        counts[live] = sampler.step(sub, rates, tau, generator)
-        t[live] = torch.where(t[live] - tau <= t_end * (1 + 1e-12), torch.full_like(tau, t_end), t[live] - tau)
+        occupied = (counts > 0).unsqueeze(2)
+        tau = sampler.leap(rates * occupied, t, t_end)
+        counts = sampler.step(
+            counts, rates, torch.full_like(t_batch, tau), generator, boundary=model.process.boundary, frozen=frozen_t
+        )
+        t = t_end if t - tau <= t_end * (1 + 1e-12) else t - tau
         steps += 1
         if callback is not None:
-            callback(float(t.max()), evaluations)
+            callback(t, evaluations)
     if evaluations >= max_evaluations:
-        log.warning("sampling stopped at the evaluation budget %d (t = %.3g)", max_evaluations, float(t.max()))
+        log.warning("sampling stopped at the evaluation budget %d (t = %.3g)", max_evaluations, t)
 
     counts_np = counts.cpu().numpy()
     if not exclusive:

@@ -1,0 +1,27 @@
+"""Microstructure metrics on label arrays (pure functions; heavy libraries imported lazily)."""
+
+from .fidelity import describe, distance, fidelity_table, match_by_fraction, random_crops
+from .morphology import (
+    chord_lengths,
+    euler_density,
+    euler_number,
+    interface_density,
+    local_thickness,
+    phase_fractions,
+    two_point_autocovariance,
+)
+
+__all__ = [
+    "chord_lengths",
+    "describe",
+    "distance",
+    "euler_density",
+    "euler_number",
+    "fidelity_table",
+    "interface_density",
+    "local_thickness",
+    "match_by_fraction",
+    "phase_fractions",
+    "random_crops",
+    "two_point_autocovariance",
+]

@@ -1,0 +1,127 @@
+"""Fidelity of generated images against real ones, with the natural spread of real data.
+
+A descriptor set is computed per image; two sets of images are compared metric by metric:
+
+* curves (two-point autocovariance): mean absolute difference of the mean curves;
+* distributions (chord lengths, local thickness): Wasserstein-1 distance of the pooled values;
+* per-image scalars (fractions, interface densities, Euler densities): Wasserstein-1 distance of
+  the per-image values.
+
+:func:`fidelity_table` reports each distance between generated and real images next to the same
+distance between two disjoint sets of real images (the natural spread), so a ratio <= 1 means
+"as close to the real data as the data is to itself" (DESIGN.md section 2.6).
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from . import morphology as mo
+
+CURVE, DISTRIBUTION, SCALAR = "curve", "distribution", "scalar"
+
+
+def describe(images, phases, *, thickness: bool = True, r_max: int | None = None) -> dict:
+    """Descriptors of a list of label images for the given phase codes.
+
+    Returns ``{metric name: (kind, values)}`` where ``values`` is a list (one entry per image) of
+    curves, arrays or scalars.
+    """
+    images = [np.asarray(im) for im in images]
+    if not images:
+        raise ValueError("no image to describe")
+    r_max = r_max or min(images[0].shape) // 4
+    out: dict[str, tuple[str, list]] = {}
+    for p in phases:
+        masks = [im == p for im in images]
+        out[f"fraction[{p}]"] = (SCALAR, [float(m.mean()) for m in masks])
+        out[f"two_point[{p}]"] = (CURVE, [mo.two_point_autocovariance(m, r_max) for m in masks])
+        out[f"chord_length[{p}]"] = (DISTRIBUTION, [mo.chord_lengths(m) for m in masks])
+        out[f"euler_density[{p}]"] = (SCALAR, [mo.euler_density(m) for m in masks])
+        if thickness:
+            out[f"local_thickness[{p}]"] = (DISTRIBUTION, [mo.local_thickness(m) for m in masks])
+    codes = sorted(set(int(c) for im in images for c in np.unique(im)) | set(phases))
+    for a, b in combinations(codes, 2):
+        out[f"interface[{a}-{b}]"] = (SCALAR, [mo.interface_density(im, a, b) for im in images])
+    return out
+
+
+def distance(kind: str, a: list, b: list) -> float:
+    """Distance between two sets of per-image values of one metric (see module docstring)."""
+    if kind == CURVE:
+        ma, mb = np.nanmean(np.stack(a), axis=0), np.nanmean(np.stack(b), axis=0)
+        return float(np.nanmean(np.abs(ma - mb)))
+    if kind == DISTRIBUTION:
+        pa, pb = np.concatenate(a), np.concatenate(b)
+        if pa.size == 0 or pb.size == 0:
+            return float("nan")
+        return float(wasserstein_distance(pa, pb))
+    return float(wasserstein_distance(np.asarray(a, float), np.asarray(b, float)))
+
+
+def fidelity_table(generated, real, real_other, phases, *, tolerance: float = 1.5, **kw) -> list[dict]:
+    """Compare ``generated`` with ``real`` and measure the natural spread ``real_other`` vs ``real``.
+
+    Returns rows ``{metric, distance, spread, ratio, passed}`` with ``passed = distance <=
+    tolerance * spread``.
+    """
+    dg, dr, do = describe(generated, phases, **kw), describe(real, phases, **kw), describe(real_other, phases, **kw)
+    rows = []
+    for name, (kind, values) in dr.items():
+        if name not in dg or name not in do:
+            continue
+        d = distance(kind, dg[name][1], values)
+        s = distance(kind, do[name][1], values)
+        ratio = d / s if s > 0 else (0.0 if d == 0 else float("inf"))
+        rows.append(
+            {
+                "metric": name,
+                "kind": kind,
+                "distance": d,
+                "spread": s,
+                "ratio": ratio,
+                "passed": bool(d <= tolerance * s),
+            }
+        )
+    return rows
+
+
+def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` random ``size x size`` 2D crops (slices along random axes if ``volume`` is 3D)."""
+    volume = np.asarray(volume)
+    out = []
+    for _ in range(n):
+        img = volume
+        if volume.ndim == 3:
+            axes = [a for a in range(3) if all(volume.shape[b] >= size for b in range(3) if b != a)]
+            if not axes:
+                raise ValueError(f"volume {volume.shape} is too small for {size}x{size} crops")
+            axis = int(rng.choice(axes))
+            img = np.take(volume, int(rng.integers(volume.shape[axis])), axis=axis)
+        if min(img.shape) < size:
+            raise ValueError(f"image {img.shape} is too small for {size}x{size} crops")
+        y = int(rng.integers(img.shape[0] - size + 1))
+        x = int(rng.integers(img.shape[1] - size + 1))
+        out.append(np.ascontiguousarray(img[y : y + size, x : x + size]))
+    return out
+
+
+def match_by_fraction(targets, pool, phases) -> list[np.ndarray]:
+    """For each target image pick a distinct pool image with the closest phase fractions."""
+    pool = list(pool)
+    if len(pool) < len(targets):
+        raise ValueError("the pool must hold at least as many images as the targets")
+    frac = lambda im: np.array([np.mean(im == p) for p in phases])  # noqa: E731
+    pool_f = np.stack([frac(im) for im in pool])
+    used = np.zeros(len(pool), dtype=bool)
+    chosen = []
+    for im in targets:
+        d = np.abs(pool_f - frac(im)).sum(1)
+        d[used] = np.inf
+        k = int(np.argmin(d))
+        used[k] = True
+        chosen.append(pool[k])
+    return chosen
