@@ -54,6 +54,13 @@ def main(verbose: bool) -> None:
 @click.option("--holdout", default=0.2, show_default=True, help="Fraction of axis 0 held out for validation.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--checkpoint-every", default=250, show_default=True)
+@click.option(
+    "--validate-every",
+    default=0,
+    show_default=True,
+    help="Generate and score samples against the held-out block every N steps (0: never).",
+)
+@click.option("--val-samples", default=8, show_default=True, help="Images per validation pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
@@ -102,5 +109,5 @@ def train(
     click.echo(f"model written to {out_path}")
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":  # pragma: no cover  (torchrun -m microgen.cli)
     main()

@@ -46,7 +46,14 @@ def train_from_files(
         "channels": mat.channel_names,
         "data": sources,
     }
-    trainer = Trainer(config, train, out, val_volumes=val or None, meta=meta, device=device, resume=resume)
+    validator = None
+    if config.validate_every and val:
+        from .validation import Validator
+
+        validator = Validator(train, val, n=config.val_samples, size=config.crop, seed=config.seed)
+    trainer = Trainer(
+        config, train, out, val_volumes=val or None, meta=meta, device=device, resume=resume, validate_fn=validator
+    )
     if progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

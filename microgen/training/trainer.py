@@ -123,8 +123,10 @@ class Trainer:
     ) -> None:
         self.config = config
         self.out = Path(out)
-        self.device = resolve_device(device)
         self.rank, self.world = _dist_info()
+        self.device = resolve_device(device)
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         channels = train_volumes[0].shape[0]
         self.meta = dict(meta or {})
         self.meta.setdefault("training", {})
@@ -191,8 +193,16 @@ class Trainer:
         self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
-        self.generator.set_state(state["generator"].cpu() if self.device.type == "cpu" else state["generator"])
         self.step = int(state["step"])
+        if state.get("device_type", "cpu") == self.device.type:
+            self.generator.set_state(state["generator"].cpu())
+        else:  # generator states do not transfer between CPU and CUDA: continue, reseeded by step
+            log.warning(
+                "checkpoint written on %s, resuming on %s: corruption noise reseeded (not bit-exact)",
+                state.get("device_type"),
+                self.device.type,
+            )
+            self.generator.manual_seed(self.config.seed + 7 + 1000 * self.rank + self.step)
         self.wall = float(state["wall"])
         log.info("resumed %s at step %d", path, self.step)
 
@@ -286,6 +296,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "data": self.data.state_dict(),
             "generator": self.generator.get_state(),
+            "device_type": self.device.type,
             "step": self.step,
             "wall": self.wall,
         }

@@ -129,3 +129,15 @@ def test_unknown_labels_and_mixed_conventions_are_refused(tmp_path):
         load_training_volumes([tmp_path / "cut.tif"], "rock", 0.2)
     with pytest.raises(ValueError, match="unknown material kind"):
         load_training_volumes([tmp_path / "a.tif"], "granite", 0.2)
+
+
+def test_validation_pass_reports_fidelity_against_held_out_block(tmp_path):
+    from microgen.training.validation import Validator
+
+    vol = to_channels(_stripes(shape=(12, 32, 32)), [1])
+    trainer = Trainer(_cfg(), [vol], tmp_path / "m", device="cpu")
+    trainer.fit()
+    report = Validator([vol[:, :6]], [vol[:, 6:]], n=3, size=16)(trainer.ema_model())
+    assert report["evaluations"] == 100
+    assert {"two_point[1]", "chord_length[1]", "interface[0-1]"} <= set(report["metrics"])
+    assert all(np.isfinite(m["spread"]) for m in report["metrics"].values())
