@@ -1,6 +1,6 @@
 """Engine benchmarks: corruption throughput, sampler overhead per step, peak memory.
 
-Usage: python benchmarks/engine.py [--device cpu|cuda] [--size 256] [--batch 64] [--repeat 5]
+Usage: python benchmarks/engine.py [--device cpu|cuda] [--size 256] [--batch 64] [--repeat 5] [--r 250]
 
 Prints
 (a) corruption with exact reverse-rate targets, images/s, binary images at porosity 0.2,
@@ -34,16 +34,17 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def corruption(boundary: str, size: int, batch: int, repeat: int, device) -> dict:
+def corruption(boundary: str, size: int, batch: int, repeat: int, device, r: float | None) -> dict:
     from microgen.engine import DSDProcess, Schedule, kernels
 
     gen = torch.Generator(device=device).manual_seed(0)
-    r = kernels.mixing_rate(size, boundary)
+    r = r or kernels.mixing_rate(size, boundary)
     proc = DSDProcess(r, boundary, 2)
     counts = (torch.rand((batch, 1, size, size), generator=gen, device=device) < 0.2).long()
     times = torch.as_tensor(Schedule("power", 1000, power=4.0).times()[1:])
     pick = lambda: times[torch.randint(0, 1000, (batch,))]  # noqa: E731
-    proc.corrupt(counts, pick(), gen)  # warm-up (kernel caches, allocator)
+    for _ in range(16):  # warm-up: kernel tables of the schedule's times get cached, as in training
+        proc.corrupt(counts, pick(), gen, with_rates=False)
     _sync(device)
     start = time.perf_counter()
     for _ in range(repeat):
@@ -95,7 +96,7 @@ def sampler_step(rule: str, size: int, batch: int, repeat: int, device) -> dict:
 def _run_case(args) -> dict:
     device = torch.device(args.device)
     if args.case.startswith("corrupt"):
-        res = corruption(args.case.split(":")[1], args.size, args.batch, args.repeat, device)
+        res = corruption(args.case.split(":")[1], args.size, args.batch, args.repeat, device, args.r)
     else:
         res = sampler_step(args.case.split(":")[1], args.size, args.sampler_batch, args.repeat, device)
     res["peak_memory_mb"] = round(_peak_mb(device), 1)
@@ -109,6 +110,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64, help="images per corruption call")
     p.add_argument("--sampler-batch", type=int, default=1, help="images per sampler step")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--r", type=float, default=250.0, help="hop rate for corruption (0: mixes a size^2 image)")
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.case:

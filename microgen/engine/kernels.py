@@ -63,11 +63,17 @@ def free_kernel(r: float, t: float, m: int | None = None) -> np.ndarray:
 
 def ring_kernel(r: float, t: float, length: int) -> np.ndarray:
     """``R_L(d) = sum_k q_t(d + k L)`` for ``d = 0 .. L-1``: the walk on a ring of ``L`` sites."""
+    _check_rt(r, t)
+    return _ring_kernel_cached(float(r), float(t), int(length))
+
+
+@lru_cache(maxsize=4096)
+def _ring_kernel_cached(r: float, t: float, length: int) -> np.ndarray:
     m = support(r, t)
     q = free_kernel(r, t, m)
     n = np.arange(-m, m + 1)
-    out = np.zeros(int(length), dtype=np.float64)
-    np.add.at(out, np.mod(n, length), q)
+    out = np.bincount(np.mod(n, length), weights=q, minlength=length)
+    out.setflags(write=False)
     return out
 
 

@@ -236,8 +236,10 @@ class _AxisTables:
         # offset each row by its image index so one 1D searchsorted serves the whole batch
         cdf += np.arange(len(times))[:, None]
         self.cdf = torch.as_tensor(cdf.reshape(-1), device=device)
-        self.ring = torch.as_tensor(ring.reshape(-1), device=device)
         self.width = 2 * m + 1
+        if boundary == "noflux":
+            padded = np.concatenate([ring[:, -1:], ring, ring[:, :1]], axis=1)
+            self.ring_padded = torch.as_tensor(padded.reshape(-1), device=device)
         if boundary == "periodic":
             # ratios depend only on the displacement d = x - x0 (mod n): tabulate them
             self.ratio_tables = [
@@ -255,26 +257,23 @@ class _AxisTables:
         x = torch.remainder(x, 2 * self.n)
         return torch.where(x < self.n, x, 2 * self.n - 1 - x)
 
-    def prob(self, x: torch.Tensor, x0: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """``p_t(x | x0)`` per particle; zero where ``x`` is off a no-flux lattice."""
-        base = image * self.ring_len
-        if self.boundary == "periodic":
-            return self.ring[base + torch.remainder(x - x0, self.n)]
-        p = self.ring[base + torch.remainder(x - x0, self.ring_len)]
-        p = p + self.ring[base + torch.remainder(x + x0 + 1, self.ring_len)]
-        return torch.where((x >= 0) & (x < self.n), p, torch.zeros_like(p))
-
     def ratios(self, x, x0, image) -> tuple[torch.Tensor, torch.Tensor]:
         """``p_t(x + 1 | x0) / p_t(x | x0)`` and ``p_t(x - 1 | x0) / p_t(x | x0)`` per particle."""
         if self.boundary == "periodic":
             index = image * self.n + torch.remainder(x - x0, self.n)
             return self.ratio_tables[0][index], self.ratio_tables[1][index]
-        here = self.prob(x, x0, image)
+        # no-flux: p(y | x0) = R(y - x0) + R(y + x0 + 1) on the 2N ring; the padded ring (one extra
+        # entry at each end) serves y = x - 1, x, x + 1 without further remainders
+        width = self.ring_len + 2
+        direct = image * width + torch.remainder(x - x0, self.ring_len) + 1
+        mirror = image * width + torch.remainder(x + x0 + 1, self.ring_len) + 1
+        ring = self.ring_padded
+        here = ring[direct] + ring[mirror]
         safe = torch.where(here > 0, here, torch.ones_like(here))
         out = []
-        for step in (1, -1):
-            ratio = self.prob(x + step, x0, image) / safe
-            ratio = torch.where(here > 0, ratio, torch.zeros_like(ratio))
+        for step, inside in ((1, x < self.n - 1), (-1, x > 0)):
+            ratio = (ring[direct + step] + ring[mirror + step]) / safe
+            ratio = torch.where(inside & (here > 0), ratio, torch.zeros_like(ratio))
             out.append(torch.clamp(ratio, max=kernels.RATIO_CAP))
         return out[0], out[1]
 
