@@ -109,5 +109,39 @@ def train(
     click.echo(f"model written to {out_path}")
 
 
+@main.command("export")
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--kind", type=click.Choice(["rock", "cathode"]), required=True)
+@click.option("--name", required=True, help="Model name (e.g. berea).")
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--size", default=128, show_default=True, help="Image size for reference statistics and fidelity.")
+@click.option("--n-gen", default=16, show_default=True, help="Generated images for the fidelity table.")
+@click.option("--steps", default=100, show_default=True, help="Sampler steps (network evaluations).")
+@click.option("--source", default="", help="Data source/licence line for the card.")
+@click.option("--notes", default="", help="Free text for the card.")
+def export_cmd(run, data, kind, name, out, size, n_gen, steps, source, notes) -> None:
+    """Package a training run as a model directory with reference statistics and a card."""
+    from microgen.training.export import export_model
+
+    card = export_model(
+        Path(run),
+        [Path(d) for d in data],
+        kind,
+        Path(out),
+        name=name,
+        size=size,
+        n_gen=n_gen,
+        steps=steps,
+        source=source,
+        notes=notes,
+    )
+    worst = max(r["ratio"] for r in card["fidelity"]["rows"])
+    click.echo(
+        f"wrote {out}: {card['weights_mb']} MB, worst fidelity ratio {worst:.2f}, "
+        f"{card['speed']['seconds_per_sample']:.2f} s/sample"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover  (torchrun -m microgen.cli)
     main()

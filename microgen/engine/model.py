@@ -214,6 +214,7 @@ def _sha256(path: Path) -> str:
 def _temp_path(directory: Path, name: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; model files are meant to be shared
     return Path(tmp)
 
 

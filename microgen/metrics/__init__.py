@@ -1,6 +1,14 @@
 """Microstructure metrics on label arrays (pure functions; heavy libraries imported lazily)."""
 
-from .fidelity import describe, distance, fidelity_table, match_by_fraction, random_crops
+from .fidelity import (
+    describe,
+    descriptors_from_json,
+    descriptors_to_json,
+    distance,
+    fidelity_table,
+    match_by_fraction,
+    random_crops,
+)
 from .morphology import (
     chord_lengths,
     euler_density,
@@ -14,6 +22,8 @@ from .morphology import (
 __all__ = [
     "chord_lengths",
     "describe",
+    "descriptors_from_json",
+    "descriptors_to_json",
     "distance",
     "euler_density",
     "euler_number",

@@ -3,7 +3,9 @@
 A descriptor set is computed per image; two sets of images are compared metric by metric:
 
 * curves (two-point autocovariance): mean absolute difference of the mean curves;
-* distributions (chord lengths, local thickness): Wasserstein-1 distance of the pooled values;
+* distributions (chord lengths, local thickness): Wasserstein-1 distance of the pooled values
+  (stored per image as histograms over integer lengths, so reference statistics can be saved
+  and compared without the images);
 * per-image scalars (fractions, interface densities, Euler densities): Wasserstein-1 distance of
   the per-image values.
 
@@ -39,10 +41,11 @@ def describe(images, phases, *, thickness: bool = True, r_max: int | None = None
         masks = [im == p for im in images]
         out[f"fraction[{p}]"] = (SCALAR, [float(m.mean()) for m in masks])
         out[f"two_point[{p}]"] = (CURVE, [mo.two_point_autocovariance(m, r_max) for m in masks])
-        out[f"chord_length[{p}]"] = (DISTRIBUTION, [mo.chord_lengths(m) for m in masks])
+        out[f"chord_length[{p}]"] = (DISTRIBUTION, [np.bincount(mo.chord_lengths(m)) for m in masks])
         out[f"euler_density[{p}]"] = (SCALAR, [mo.euler_density(m) for m in masks])
         if thickness:
-            out[f"local_thickness[{p}]"] = (DISTRIBUTION, [mo.local_thickness(m) for m in masks])
+            thick = [np.rint(mo.local_thickness(m)).astype(np.int64) for m in masks]
+            out[f"local_thickness[{p}]"] = (DISTRIBUTION, [np.bincount(v) for v in thick])
     codes = sorted(set(int(c) for im in images for c in np.unique(im)) | set(phases))
     for a, b in combinations(codes, 2):
         out[f"interface[{a}-{b}]"] = (SCALAR, [mo.interface_density(im, a, b) for im in images])
@@ -55,20 +58,31 @@ def distance(kind: str, a: list, b: list) -> float:
         ma, mb = np.nanmean(np.stack(a), axis=0), np.nanmean(np.stack(b), axis=0)
         return float(np.nanmean(np.abs(ma - mb)))
     if kind == DISTRIBUTION:
-        pa, pb = np.concatenate(a), np.concatenate(b)
-        if pa.size == 0 or pb.size == 0:
+        ha, hb = _pooled_histogram(a), _pooled_histogram(b)
+        if ha.sum() == 0 or hb.sum() == 0:
             return float("nan")
-        return float(wasserstein_distance(pa, pb))
+        return float(wasserstein_distance(np.arange(ha.size), np.arange(hb.size), ha, hb))
     return float(wasserstein_distance(np.asarray(a, float), np.asarray(b, float)))
+
+
+def _pooled_histogram(hists) -> np.ndarray:
+    size = max((len(h) for h in hists), default=0)
+    out = np.zeros(size)
+    for h in hists:
+        out[: len(h)] += np.asarray(h, dtype=np.float64)
+    return out
 
 
 def fidelity_table(generated, real, real_other, phases, *, tolerance: float = 1.5, **kw) -> list[dict]:
     """Compare ``generated`` with ``real`` and measure the natural spread ``real_other`` vs ``real``.
 
+    Each of the three may be a list of label images or the output of :func:`describe` (e.g.
+    reference statistics loaded with :func:`load_descriptors`).
+
     Returns rows ``{metric, distance, spread, ratio, passed}`` with ``passed = distance <=
     tolerance * spread``.
     """
-    dg, dr, do = describe(generated, phases, **kw), describe(real, phases, **kw), describe(real_other, phases, **kw)
+    dg, dr, do = (x if isinstance(x, dict) else describe(x, phases, **kw) for x in (generated, real, real_other))
     rows = []
     for name, (kind, values) in dr.items():
         if name not in dg or name not in do:
@@ -125,3 +139,25 @@ def match_by_fraction(targets, pool, phases) -> list[np.ndarray]:
         used[k] = True
         chosen.append(pool[k])
     return chosen
+
+
+def descriptors_to_json(desc: dict) -> dict:
+    """JSON-ready form of :func:`describe` output."""
+    return {
+        name: {"kind": kind, "values": [np.asarray(v).tolist() for v in values]}
+        for name, (kind, values) in desc.items()
+    }
+
+
+def descriptors_from_json(data: dict) -> dict:
+    """Inverse of :func:`descriptors_to_json`."""
+    out = {}
+    for name, item in data.items():
+        values = item["values"] if item["kind"] == SCALAR else [np.asarray(v) for v in item["values"]]
+        out[name] = (item["kind"], values)
+    return out
+
+
+def subset(desc: dict, n: int) -> dict:
+    """The descriptors of the first ``n`` images."""
+    return {name: (kind, values[:n]) for name, (kind, values) in desc.items()}

@@ -239,10 +239,12 @@ class Trainer:
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
+        # EMA with warm-up: early on the average must not be dominated by the initial weights
+        decay = min(cfg.ema, (1.0 + self.step) / (10.0 + self.step))
         with torch.no_grad():
             for name, value in self.model.state_dict().items():
                 if value.dtype.is_floating_point:
-                    self.ema[name].lerp_(value, 1.0 - cfg.ema)
+                    self.ema[name].lerp_(value, 1.0 - decay)
                 else:
                     self.ema[name].copy_(value)
         self.step += 1

@@ -85,3 +85,15 @@ def test_match_by_fraction_pairs_closest():
     half[:2] = 1
     chosen = match_by_fraction([half, ims[1]], [ims[0], half.copy(), ims[1]], [1])
     assert chosen[0].mean() == 0.5 and chosen[1].mean() == 1.0
+
+
+def test_descriptors_survive_json_and_give_the_same_table():
+    import json
+
+    from microgen.metrics import descriptors_from_json, descriptors_to_json
+
+    rng = np.random.default_rng(3)
+    sets = [[(rng.random((32, 32)) < 0.3).astype(np.uint8) for _ in range(4)] for _ in range(3)]
+    direct = fidelity_table(*sets, phases=[1])
+    stored = [descriptors_from_json(json.loads(json.dumps(descriptors_to_json(describe(s, [1]))))) for s in sets]
+    assert fidelity_table(*stored, phases=[1]) == direct

@@ -1,0 +1,56 @@
+"""Pretrained models shipped with microgen and lookup of user model directories."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from microgen.engine import DSDModel
+
+#: folder holding the pretrained model directories (installed as the package ``microgen.pretrained``)
+_SOURCE_TREE = Path(__file__).resolve().parents[2] / "pretrained"
+
+
+def pretrained_root() -> Path:
+    try:
+        from microgen import pretrained  # installed wheel: package data
+
+        return Path(pretrained.__file__).parent
+    except ImportError:
+        return _SOURCE_TREE
+
+
+def available() -> dict[str, Path]:
+    """Names of the pretrained models present, mapped to their directories."""
+    root = pretrained_root()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "config.json").is_file()}
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """A pretrained name or a model directory -> the directory; ``ValueError`` names the choices."""
+    models = available()
+    if str(name_or_path) in models:
+        return models[str(name_or_path)]
+    path = Path(name_or_path)
+    if (path / "config.json").is_file():
+        return path
+    raise ValueError(
+        f"unknown model {str(name_or_path)!r}: available pretrained models are {sorted(models) or 'none'}; "
+        "or pass the directory of a model trained with `microgen train` (e.g. for a rock we have no data "
+        "for, such as Savonnieres or Massangis: microgen train --data scan.tif --kind rock --out DIR)"
+    )
+
+
+def load(name_or_path, device="cpu") -> DSDModel:
+    model = DSDModel.load(resolve(name_or_path), device=device)
+    model.meta.setdefault("name", Path(resolve(name_or_path)).name)
+    return model
+
+
+def card(name_or_path) -> dict:
+    """The model card (``card.json``) if present, else an empty dict."""
+    path = resolve(name_or_path) / "card.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

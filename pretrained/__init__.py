@@ -1,0 +1,1 @@
+"""Pretrained microgen models (package data: one folder per model)."""
