@@ -79,6 +79,8 @@ def train(
     holdout,
     seed,
     checkpoint_every,
+    validate_every,
+    val_samples,
     device,
     threads,
     resume,
@@ -104,6 +106,8 @@ def train(
         holdout=holdout,
         seed=seed,
         checkpoint_every=checkpoint_every,
+        validate_every=validate_every,
+        val_samples=val_samples,
     )
     out_path = train_from_files([Path(p) for p in data], kind, out, cfg, device=device, resume=resume, progress=True)
     click.echo(f"model written to {out_path}")

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+import microgen
+from microgen.api import exact_count
+from tests.helpers import tiny_model
+
+
+@pytest.fixture(scope="module")
+def cathode_dir(tmp_path_factory):
+    model = tiny_model(channels=2)
+    model.meta.update({"kind": "cathode", "fractions_range": {"active": [0.3, 0.6], "binder": [0.05, 0.2]}})
+    return model.save(tmp_path_factory.mktemp("m") / "nmc-tiny")
+
+
+@pytest.fixture(scope="module")
+def rock_dir(tmp_path_factory):
+    model = tiny_model(channels=1)
+    model.meta.update({"kind": "rock"})
+    return model.save(tmp_path_factory.mktemp("m") / "rock-tiny")
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("fractions", [{"active": 0.5, "binder": 0.1}, {"active": 0.07, "binder": 0.31}])
+def test_cathode_counts_are_exact(cathode_dir, shape, seed, fractions):
+    with pytest.warns(UserWarning, match="outside the training range") if fractions["active"] < 0.3 else _nothing():
+        gen = microgen.generate(cathode_dir, fractions, shape=shape, n=2, seed=seed, steps=10, device="cpu")
+    voxels = int(np.prod(shape))
+    for img in gen.images:
+        assert img.dtype == np.uint8 and set(np.unique(img)) <= {0, 1, 2}
+        assert (img == 1).sum() == exact_count(fractions["active"], voxels)
+        assert (img == 2).sum() == exact_count(fractions["binder"], voxels)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_rock_api_and_reproducibility(rock_dir):
+    a = microgen.generate_rock(0.19, rock=str(rock_dir), shape=(16, 16), n=3, seed=5, steps=10, device="cpu")
+    b = microgen.generate_rock(0.19, rock=str(rock_dir), shape=(16, 16), n=3, seed=5, steps=10, device="cpu")
+    c = microgen.generate_rock(0.19, rock=str(rock_dir), shape=(16, 16), n=3, seed=6, steps=10, device="cpu")
+    assert a.shape == (3, 16, 16) and (a.sum(axis=(1, 2)) == exact_count(0.19, 256)).all()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    per_image = microgen.generate(rock_dir, [{"pore": 0.1}, {"pore": 0.3}], shape=(16, 16), seed=0, steps=5)
+    assert [int(im.sum()) for im in per_image.images] == [exact_count(0.1, 256), exact_count(0.3, 256)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"fractions": {"active": 0.7, "binder": 0.3}}, "sum to >= 1"),
+        ({"fractions": {"active": -0.1, "binder": 0.1}}, r"\(0, 1\)"),
+        ({"fractions": {"active": 0.5}}, "missing"),
+        ({"fractions": {"active": 0.5, "binder": 0.1, "carbon": 0.1}}, "unknown phase"),
+        ({"n": 0}, "n must be"),
+        ({"shape": (7, 8)}, "stride"),
+        ({"sampler": "euler"}, "poisson"),
+    ],
+)
+def test_bad_input(cathode_dir, kwargs, match):
+    args = {"fractions": {"active": 0.5, "binder": 0.1}, "shape": (8, 8)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        microgen.generate(cathode_dir, args.pop("fractions"), **args)
+
+
+def test_unknown_rock_names_the_choices(rock_dir):
+    with pytest.raises(ValueError, match="Savonnieres"):
+        microgen.generate_rock(0.2, rock="savonnieres")
+    with pytest.raises(ValueError, match="unknown model"):
+        microgen.generate_rock(0.2, rock=str(rock_dir.parent / "nowhere"))
+
+
+def test_rock_model_refused_for_cathode(rock_dir):
+    with pytest.raises(ValueError, match="not a cathode model"):
+        microgen.generate_cathode({"active": 0.5, "binder": 0.1}, model=str(rock_dir))
