@@ -54,7 +54,7 @@ def train_from_files(
     trainer = Trainer(
         config, train, out, val_volumes=val or None, meta=meta, device=device, resume=resume, validate_fn=validator
     )
-    if progress:
+    if progress and trainer.rank == 0:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(

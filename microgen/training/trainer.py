@@ -150,6 +150,8 @@ class Trainer:
         self.step = 0
         self.wall = 0.0
         self.validate_fn = validate_fn
+        self.last_validation: dict | None = None
+        self.fractions_seen = _fractions_seen(train_volumes, config.crop, config.seed)
         self.ddp = None
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(
@@ -280,7 +282,9 @@ class Trainer:
                 self.save_checkpoint()
             if cfg.validate_every and self.step % cfg.validate_every == 0 and self.validate_fn and self.rank == 0:
                 report = self.validate_fn(self.ema_model(), self.val_volumes, self.step)
+                self.last_validation = {"step": self.step, **report}
                 _append_jsonl(self.out / TRAIN_LOG, {"step": self.step, "validation": report})
+                self._write_card()
         return self.ema_model()
 
     def ema_model(self) -> DSDModel:
@@ -315,6 +319,60 @@ class Trainer:
             }
         )
         self.ema_model().save(self.out)
+        self._write_card()
+
+    def _write_card(self) -> None:
+        """``card.json`` / ``card.md``: data, phases, fractions seen, steps, time, hardware, fidelity."""
+        if self.rank != 0:
+            return
+        names = self.meta.get("channels") or [f"channel {c}" for c in range(self.model.channels)]
+        card = {
+            "data": self.meta.get("data"),
+            "kind": self.meta.get("kind"),
+            "phases": self.meta.get("phases"),
+            "fractions_seen_in_training_crops": dict(zip(names, self.fractions_seen)),
+            "steps": self.step,
+            "wall_time_s": round(self.wall, 1),
+            "hardware": _hardware(self.device),
+            "config": self.config.to_dict(),
+            "r": self.model.r,
+            "last_validation": self.last_validation,
+        }
+        _atomic_write_text(self.out / "card.json", json.dumps(card, indent=2))
+        lines = [
+            f"# Training card ({self.meta.get('kind', 'model')})",
+            "",
+            f"- Data: {', '.join(d['file'] for d in self.meta.get('data', []) if 'file' in d) or 'in-memory'}",
+            f"- Phases: {self.meta.get('phases')}; particle channels: {names}",
+            f"- Steps: {self.step}; wall time {self.wall / 3600:.2f} h on {card['hardware']}; r = {self.model.r}",
+            "",
+            "| channel | mean | std | min | max |",
+            "|---|---|---|---|---|",
+        ]
+        for name, s in card["fractions_seen_in_training_crops"].items():
+            lines.append(f"| {name} | {s['mean']:.4f} | {s['std']:.4f} | {s['min']:.4f} | {s['max']:.4f} |")
+        if self.last_validation:
+            lines += [
+                "",
+                f"Validation at step {self.last_validation['step']} (ratio = distance / natural spread):",
+                "",
+                "| metric | distance | spread | ratio |",
+                "|---|---|---|---|",
+            ]
+            for m, v in self.last_validation["metrics"].items():
+                lines.append(f"| {m} | {v['distance']:.4g} | {v['spread']:.4g} | {v['ratio']:.2f} |")
+        _atomic_write_text(self.out / "card.md", "\n".join(lines) + "\n")
+
+
+def _fractions_seen(volumes, crop: int, seed: int, n: int = 256) -> list[dict]:
+    """Fraction statistics per channel over ``n`` training crops (own generator: the training
+    data order is unaffected)."""
+    crops = CropSampler(volumes, crop, augment=False, seed=seed + 99).sample(n)
+    out = []
+    for c in range(crops.shape[1]):
+        f = crops[:, c].reshape(n, -1).mean(1)
+        out.append({"mean": float(f.mean()), "std": float(f.std()), "min": float(f.min()), "max": float(f.max())})
+    return out
 
 
 def _summarise(window: list[dict], step: int, lr: float, images_per_s: float) -> dict:

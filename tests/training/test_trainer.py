@@ -141,3 +141,44 @@ def test_validation_pass_reports_fidelity_against_held_out_block(tmp_path):
     assert report["evaluations"] == 100
     assert {"two_point[1]", "chord_length[1]", "interface[0-1]"} <= set(report["metrics"])
     assert all(np.isfinite(m["spread"]) for m in report["metrics"].values())
+
+
+def test_torchrun_ddp_on_cpu(tmp_path):
+    """Two gloo processes train together; rank 0 writes the model directory."""
+    import subprocess
+    import sys
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "scan.tif", _stripes(shape=(8, 32, 32)))
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "microgen.cli",
+        "train",
+        "--data",
+        str(tmp_path / "scan.tif"),
+        "--kind",
+        "rock",
+        "--out",
+        str(tmp_path / "run"),
+        "--crop",
+        "16",
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--width",
+        "8",
+        "--checkpoint-every",
+        "3",
+        "--device",
+        "cpu",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert DSDModel.load(tmp_path / "run").meta["training"]["steps"] == 3
