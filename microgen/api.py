@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -36,10 +37,7 @@ def list_models() -> list[dict]:
     out = []
     for name in registry.available():
         card = registry.card(name)
-        cfg = registry.resolve(name) / "config.json"
-        import json
-
-        meta = json.loads(cfg.read_text()).get("meta", {})
+        meta = json.loads((registry.resolve(name) / "config.json").read_text()).get("meta", {})
         out.append(
             {
                 "name": name,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from microgen import __version__
 
@@ -17,7 +18,7 @@ class _UsageErrors(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (ValueError, FileExistsError, FileNotFoundError) as err:
+        except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(2)
 
@@ -111,6 +112,140 @@ def train(
     )
     out_path = train_from_files([Path(p) for p in data], kind, out, cfg, device=device, resume=resume, progress=True)
     click.echo(f"model written to {out_path}")
+
+
+def _parse_shape(size, shape) -> tuple[int, ...]:
+    if shape:
+        try:
+            dims = tuple(int(v) for v in shape.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"--shape must look like 256x256 (or 64x64x64), got {shape!r}") from None
+        if len(dims) not in (2, 3) or min(dims) < 1:
+            raise ValueError(f"--shape needs 2 or 3 positive sides, got {shape!r}")
+        return dims
+    if size < 1:
+        raise ValueError(f"--size must be >= 1, got {size}")
+    return (size, size)
+
+
+def _generate_command(kind, model_name, fractions, output, size, shape, n, seed, device, preview, steps, overwrite):
+    """Shared body of `microgen rock` and `microgen cathode`: check outputs first, generate, write."""
+    import json
+
+    import microgen
+    from microgen.domains import registry
+    from microgen.io import check_output, write_preview, write_volume
+
+    dims = _parse_shape(size, shape)
+    if n < 1:
+        raise ValueError(f"-n must be >= 1, got {n}")
+    check_output(output, overwrite=overwrite)
+    if preview:
+        check_output(preview, overwrite=overwrite, extensions=(".png",))
+    model = microgen.load_model(model_name, device)
+    if model.meta.get("kind") != kind:
+        raise ValueError(f"model {model_name!r} is a {model.meta.get('kind')} model, not a {kind} model")
+    res = microgen.generate(model, fractions, shape=dims, n=n, seed=seed, device=device, steps=steps, progress=True)
+    images = res.images if n > 1 else res.images[0]
+    cfg = json.loads((registry.resolve(model_name) / "config.json").read_text())
+    exact = {k: v / float(np.prod(dims)) for k, v in res.counts[0].items()}
+    meta = {
+        "phases": model.meta.get("phases"),
+        "fractions": exact,
+        "counts": res.counts[0],
+        "model": model.meta.get("name", str(model_name)),
+        "model_sha256": cfg.get("weights_sha256"),
+        "seed": res.seed,
+        "microgen_version": microgen.__version__,
+        "sampler": f"poisson leaping, {steps} steps",
+    }
+    write_volume(output, images, metadata=meta, overwrite=overwrite)
+    if preview:
+        write_preview(preview, res.images, overwrite=overwrite)
+    fr = ", ".join(f"{k} {v:.6f} ({res.counts[0][k]} voxels)" for k, v in exact.items())
+    click.echo(
+        f"{output}: {n} x {'x'.join(map(str, dims))}, {fr}, {res.seconds:.1f} s, "
+        f"{res.evaluations} network evaluations, seed {res.seed}"
+    )
+
+
+_COMMON = [
+    click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Output file: .tif/.tiff, .h5/.hdf5 or .npy.",
+    ),
+    click.option("--size", default=256, show_default=True, help="Square image side."),
+    click.option("--shape", default=None, help="Image shape, e.g. 256x384 (overrides --size)."),
+    click.option("-n", "n", default=1, show_default=True, help="Number of images."),
+    click.option("--seed", type=int, default=None, help="Random seed (same seed, same images)."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
+    click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview."),
+    click.option("--steps", default=100, show_default=True, help="Sampler steps (network evaluations)."),
+    click.option("--overwrite", is_flag=True, help="Replace existing output files."),
+]
+
+
+def _common(func):
+    for option in reversed(_COMMON):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.option("--type", "rock_type", default="berea", show_default=True, help="Pretrained rock model or model dir.")
+@click.option("--porosity", type=float, required=True, help="Pore fraction in (0, 1).")
+@_common
+def rock(rock_type, porosity, output, size, shape, n, seed, device, preview, steps, overwrite) -> None:
+    """Generate rock images with an exact porosity (1 = pore, 0 = grain)."""
+    _generate_command(
+        "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, steps, overwrite
+    )
+
+
+@main.command()
+@click.option("--model", "model_name", default="nmc", show_default=True, help="Pretrained cathode model or model dir.")
+@click.option("--active", type=float, required=True, help="Active-material fraction in (0, 1).")
+@click.option("--binder", type=float, required=True, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
+@_common
+def cathode(model_name, active, binder, output, size, shape, n, seed, device, preview, steps, overwrite) -> None:
+    """Generate 3-phase cathode images with exact fractions (0 = pore, 1 = active, 2 = binder)."""
+    _generate_command(
+        "cathode",
+        model_name,
+        {"active": active, "binder": binder},
+        output,
+        size,
+        shape,
+        n,
+        seed,
+        device,
+        preview,
+        steps,
+        overwrite,
+    )
+
+
+@main.command()
+def models() -> None:
+    """List the pretrained models and their training fraction ranges."""
+    from rich.console import Console
+    from rich.table import Table
+
+    import microgen
+
+    table = Table(title="microgen pretrained models")
+    for col in ("name", "kind", "phases", "training range", "status"):
+        table.add_column(col)
+    rows = microgen.list_models()
+    for m in rows:
+        rng = ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in m["training_range"].items())
+        table.add_row(m["name"], str(m["kind"]), str(m["phases"]), rng, m["status"])
+    Console().print(table)
+    if not rows:
+        click.echo("no pretrained model installed; train one with `microgen train`")
 
 
 @main.command("export")

@@ -114,3 +114,97 @@ def test_bad_training_input_exits_2(tmp_path):
     assert res.exit_code == 2 and "no such file" in res.output
     res = runner.invoke(main, ["train", "--data", str(tmp_path / "bad.tif"), "--kind", "granite", "--out", "x"])
     assert res.exit_code == 2
+
+
+def _tiny_rock(tmp_path):
+    from tests.helpers import tiny_model
+
+    model = tiny_model(channels=1)
+    model.meta.update({"kind": "rock", "name": "tiny-rock"})
+    return model.save(tmp_path / "tiny-rock")
+
+
+def test_rock_command_writes_exact_images_and_preview(tmp_path):
+    import h5py
+
+    model = _tiny_rock(tmp_path)
+    out = tmp_path / "out.h5"
+    res = CliRunner().invoke(
+        main,
+        [
+            "rock",
+            "--type",
+            str(model),
+            "--porosity",
+            "0.19",
+            "-o",
+            str(out),
+            "--shape",
+            "16x24",
+            "-n",
+            "2",
+            "--seed",
+            "0",
+            "--steps",
+            "5",
+            "--preview",
+            str(tmp_path / "p.png"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    with h5py.File(out) as f:
+        data = f["labels"][()]
+        assert f["labels"].attrs["seed"] == 0 and "model_sha256" in f["labels"].attrs
+    assert data.shape == (2, 16, 24) and (data.sum(axis=(1, 2)) == 73).all()  # floor(0.19 * 384 + 0.5)
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert "73 voxels" in res.output and "network evaluations" in res.output
+
+
+def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
+    model = _tiny_rock(tmp_path)
+    runner = CliRunner()
+    base = ["rock", "--type", str(model), "-o", str(tmp_path / "o.tif"), "--size", "16", "--steps", "3"]
+    cases = [
+        (["--porosity", "1.2"], "(0, 1)"),
+        (["--porosity", "0"], "(0, 1)"),
+        (["--porosity", "0.2", "-n", "0"], "-n must be"),
+        (["--porosity", "0.2", "--shape", "15x16"], "stride"),
+        (["--porosity", "0.2", "--shape", "abc"], "--shape"),
+    ]
+    for extra, message in cases:
+        res = runner.invoke(main, base + extra)
+        assert res.exit_code == 2 and message in res.output, (extra, res.output)
+        assert "Traceback" not in res.output
+    res = runner.invoke(main, ["rock", "--type", "savonnieres", "--porosity", "0.2", "-o", str(tmp_path / "o.tif")])
+    assert res.exit_code == 2 and "microgen train" in res.output
+    res = runner.invoke(main, ["rock", "--type", str(model), "-o", str(tmp_path / "o.png"), "--porosity", "0.2"])
+    assert res.exit_code == 2 and "extension" in res.output
+    res = runner.invoke(
+        main,
+        [
+            "cathode",
+            "--model",
+            str(model),
+            "--active",
+            "0.5",
+            "--binder",
+            "0.1",
+            "-o",
+            str(tmp_path / "c.tif"),
+            "--size",
+            "16",
+        ],
+    )
+    assert res.exit_code == 2 and "not a cathode model" in res.output
+    assert not any(p.suffix in (".tif", ".png") for p in tmp_path.iterdir())
+    (tmp_path / "exists.tif").write_bytes(b"keep")
+    res = runner.invoke(
+        main, ["rock", "--type", str(model), "--porosity", "0.2", "-o", str(tmp_path / "exists.tif"), "--size", "16"]
+    )
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert (tmp_path / "exists.tif").read_bytes() == b"keep"
+
+
+def test_models_command_lists_a_table():
+    res = CliRunner().invoke(main, ["models"])
+    assert res.exit_code == 0 and "pretrained models" in res.output

@@ -98,6 +98,22 @@ def _read_tiff(path: Path) -> np.ndarray:
     return arr
 
 
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, extensions=EXTENSIONS) -> Path:
+    """Check, before any work, that ``path`` can be written: known extension, existing writable
+    folder, and no existing file unless ``overwrite``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in extensions:
+        raise ValueError(f"unsupported file extension {suffix or '(none)'!r} for {path}; use one of {extensions}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (use --overwrite to replace it)")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"output folder is not writable: {path.parent}")
+    return path
+
+
 def write_volume(
     path: str | os.PathLike,
     array: np.ndarray,
@@ -106,12 +122,8 @@ def write_volume(
     overwrite: bool = False,
 ) -> Path:
     """Write ``array`` atomically; ``metadata`` goes to TIFF ImageJ metadata / HDF5 attributes."""
-    path = Path(path)
-    suffix = _suffix(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    path = check_output(path, overwrite=overwrite)
+    suffix = path.suffix.lower()
     metadata = dict(metadata or {})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
