@@ -65,6 +65,16 @@ def main(verbose: bool) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
+@click.option("--segment", "segment_first", is_flag=True, help="--data are grey-level scans: segment them first.")
+@click.option(
+    "--denoise",
+    "denoise_method",
+    type=click.Choice(["nlm", "median", "gaussian", "none"]),
+    default="median",
+    show_default=True,
+    help="With --segment: denoising.",
+)
+@click.option("--min-size", default=0, show_default=True, help="With --segment: smallest island/hole kept.")
 def train(
     data,
     kind,
@@ -85,8 +95,11 @@ def train(
     device,
     threads,
     resume,
+    segment_first,
+    denoise_method,
+    min_size,
 ) -> None:
-    """Train a DSD model on segmented volumes."""
+    """Train a DSD model on segmented volumes (or grey scans with --segment)."""
     import torch
 
     from microgen.training.run import train_from_files
@@ -110,7 +123,10 @@ def train(
         validate_every=validate_every,
         val_samples=val_samples,
     )
-    out_path = train_from_files([Path(p) for p in data], kind, out, cfg, device=device, resume=resume, progress=True)
+    seg = {"denoise_method": denoise_method, "min_size": min_size} if segment_first else None
+    out_path = train_from_files(
+        [Path(p) for p in data], kind, out, cfg, device=device, resume=resume, progress=True, segment_options=seg
+    )
     click.echo(f"model written to {out_path}")
 
 
@@ -246,6 +262,72 @@ def models() -> None:
     Console().print(table)
     if not rows:
         click.echo("no pretrained model installed; train one with `microgen train`")
+
+
+@main.command("segment")
+@click.argument("gray", type=click.Path(dir_okay=False, exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Label file (.tif/.h5/.npy).")
+@click.option("--phases", type=click.IntRange(2, 3), default=2, show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["rock", "cathode", "none"]),
+    default=None,
+    help="Label convention (default: rock for 2 phases, cathode for 3).",
+)
+@click.option(
+    "--denoise",
+    "denoise_method",
+    type=click.Choice(["nlm", "median", "gaussian", "none"]),
+    default="median",
+    show_default=True,
+)
+@click.option("--strength", default=1.0, show_default=True, help="Denoising strength (sigma / radius / h).")
+@click.option("--method", type=click.Choice(["otsu", "multiotsu", "manual"]), default="otsu", show_default=True)
+@click.option("--threshold", "manual", type=float, multiple=True, help="Manual threshold(s) (repeat).")
+@click.option("--min-size", default=0, show_default=True, help="Remove islands/holes smaller than this (voxels).")
+@click.option("--bright-pore", is_flag=True, help="Rock: pores are bright (default: dark).")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview.")
+@click.option("--overwrite", is_flag=True)
+def segment_cmd(
+    gray, output, phases, kind, denoise_method, strength, method, manual, min_size, bright_pore, preview, overwrite
+) -> None:
+    """Segment a grey-level scan into a label image (rock: 1 = pore; cathode: 0/1/2)."""
+    from microgen.io import check_output, read_volume, write_preview, write_volume
+    from microgen.segment import segment
+
+    check_output(output, overwrite=overwrite)
+    if preview:
+        check_output(preview, overwrite=overwrite, extensions=(".png",))
+    kind = {"none": None}.get(kind, kind) if kind else ("rock" if phases == 2 else "cathode")
+    res = segment(
+        read_volume(gray),
+        phases,
+        kind=kind,
+        denoise_method=denoise_method,
+        strength=strength,
+        method=method,
+        thresholds=list(manual) or None,
+        min_size=min_size,
+        bright_pore=bright_pore,
+    )
+    write_volume(
+        output,
+        res.labels,
+        metadata={
+            "segmented_from": Path(gray).name,
+            "thresholds": res.thresholds,
+            "fractions": res.fractions,
+            "kind": kind,
+        },
+        overwrite=overwrite,
+    )
+    if preview:
+        write_preview(preview, res.labels, overwrite=overwrite)
+    fr = ", ".join(f"label {k}: {v:.4f}" for k, v in res.fractions.items())
+    click.echo(
+        f"{output}: thresholds {[round(t, 2) for t in res.thresholds]}; fractions {fr}; "
+        f"{res.changed_by_cleanup} voxels changed by clean-up"
+    )
 
 
 @main.command("export")

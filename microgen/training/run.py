@@ -14,12 +14,17 @@ from .data import split_holdout, to_channels
 from .trainer import TrainConfig, Trainer
 
 
-def load_training_volumes(paths, kind: str, holdout: float):
-    """Read label volumes, check their codes against ``kind`` and split off held-out blocks."""
+def load_training_volumes(paths, kind: str, holdout: float, segment_options: dict | None = None):
+    """Read label volumes (or grey scans, segmented first when ``segment_options`` is given),
+    check their codes against ``kind`` and split off held-out blocks."""
     mat = get_kind(kind)
     train, val, sources = [], [], []
     for path in paths:
         labels = read_volume(path)
+        if segment_options is not None:
+            from microgen.segment import segment
+
+            labels = segment(labels, len(mat.phases), kind=mat.name, **segment_options).labels
         tr, va = split_holdout(labels, holdout)
         train.append(to_channels(tr, mat.particle_labels, allowed=mat.phases))
         if va is not None:
@@ -38,8 +43,9 @@ def train_from_files(
     device: str = "auto",
     resume: bool = False,
     progress: bool = False,
+    segment_options: dict | None = None,
 ) -> Path:
-    mat, train, val, sources = load_training_volumes(paths, kind, config.holdout)
+    mat, train, val, sources = load_training_volumes(paths, kind, config.holdout, segment_options)
     meta = {
         "kind": mat.name,
         "phases": {str(k): v for k, v in mat.phases.items()},
