@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	@if $(PY) -c "import torch" 2>/dev/null; then echo "torch already installed"; \
 	else $(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"; fi
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,metrics]"
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -18,8 +18,13 @@ from .morphology import (
     phase_fractions,
     two_point_autocovariance,
 )
+from .transport import TransportResult, percolates, tortuosity, triple_phase_boundary_density
 
 __all__ = [
+    "TransportResult",
+    "percolates",
+    "tortuosity",
+    "triple_phase_boundary_density",
     "chord_lengths",
     "describe",
     "descriptors_from_json",

@@ -126,8 +126,26 @@ def test_real_grey_scans(data_dir, name, phases):
 def test_train_from_grey_scan_with_segment(tmp_path):
     gray, _ = phantom(2, shape=(32, 32), noise=10.0)
     tifffile.imwrite(tmp_path / "g.tif", np.stack([gray] * 6))
-    res = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "g.tif"), "--kind", "rock", "--segment",
-                                    "--out", str(tmp_path / "run"), "--crop", "16", "--steps", "2", "--batch", "2",
-                                    "--width", "8"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(tmp_path / "g.tif"),
+            "--kind",
+            "rock",
+            "--segment",
+            "--out",
+            str(tmp_path / "run"),
+            "--crop",
+            "16",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--width",
+            "8",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "model.safetensors").is_file()
