@@ -3,5 +3,6 @@
 __version__ = "0.1.0"
 
 from .api import generate, generate_cathode, generate_rock, list_models, load_model  # noqa: E402
+from .report import validate  # noqa: E402
 
-__all__ = ["__version__", "generate", "generate_cathode", "generate_rock", "list_models", "load_model"]
+__all__ = ["__version__", "generate", "generate_cathode", "generate_rock", "list_models", "load_model", "validate"]

@@ -330,6 +330,30 @@ def segment_cmd(
     )
 
 
+@main.command("validate")
+@click.argument("generated", type=click.Path(dir_okay=False, exists=True))
+@click.option("--reference", required=True, help="Pretrained model name (stored statistics) or a label volume.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Report folder.")
+@click.option("--kind", type=click.Choice(["rock", "cathode"]), default=None, help="Default: from the labels.")
+@click.option("--tolerance", default=1.5, show_default=True, help="Pass when distance <= tolerance x spread.")
+@click.option("--transport", is_flag=True, help="Also compare relative diffusivity (TauFactor; slow).")
+@click.option("--n-reference", default=32, show_default=True, help="Crops per reference set (volume reference).")
+def validate_cmd(generated, reference, out, kind, tolerance, transport, n_reference) -> None:
+    """Validate generated images against a reference: report.html, report.json, figures.png."""
+    import microgen
+
+    report = microgen.validate(
+        generated, reference, kind=kind, tolerance=tolerance, transport=transport, n_reference=n_reference
+    )
+    report.save(out)
+    for r in report.rows:
+        click.echo(
+            f"  {r['metric']:26s} distance {r['distance']:9.4g}  spread {r['spread']:9.4g}  "
+            f"ratio {r['ratio']:6.2f}  {'pass' if r['passed'] else 'FAIL'}"
+        )
+    click.echo(f"{'PASSED' if report.passed else 'NOT PASSED'}: report in {Path(out) / 'report.html'}")
+
+
 @main.command("export")
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False, exists=True))

@@ -22,12 +22,17 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from . import morphology as mo
+from . import transport as tr
 
 CURVE, DISTRIBUTION, SCALAR = "curve", "distribution", "scalar"
 
 
-def describe(images, phases, *, thickness: bool = True, r_max: int | None = None) -> dict:
+def describe(images, phases, *, thickness: bool = True, r_max: int | None = None, diffusivity=None) -> dict:
     """Descriptors of a list of label images for the given phase codes.
+
+    With three phase codes present the triple-phase boundary density is added; with
+    ``diffusivity`` (a phase code) the relative diffusivity of that phase along axis 0 (TauFactor;
+    unconverged solves are recorded as NaN with a warning).
 
     Returns ``{metric name: (kind, values)}`` where ``values`` is a list (one entry per image) of
     curves, arrays or scalars.
@@ -49,6 +54,14 @@ def describe(images, phases, *, thickness: bool = True, r_max: int | None = None
     codes = sorted(set(int(c) for im in images for c in np.unique(im)) | set(phases))
     for a, b in combinations(codes, 2):
         out[f"interface[{a}-{b}]"] = (SCALAR, [mo.interface_density(im, a, b) for im in images])
+    if len(codes) == 3:
+        out["tpb_density"] = (SCALAR, [tr.triple_phase_boundary_density(im, codes) for im in images])
+    if diffusivity is not None:
+        values = []
+        for im in images:
+            res = tr.tortuosity(im, diffusivity, axis=0)
+            values.append(res.relative_diffusivity if res.converged else float("nan"))
+        out[f"relative_diffusivity[{diffusivity}]"] = (SCALAR, values)
     return out
 
 
@@ -62,7 +75,11 @@ def distance(kind: str, a: list, b: list) -> float:
         if ha.sum() == 0 or hb.sum() == 0:
             return float("nan")
         return float(wasserstein_distance(np.arange(ha.size), np.arange(hb.size), ha, hb))
-    return float(wasserstein_distance(np.asarray(a, float), np.asarray(b, float)))
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    return float(wasserstein_distance(a, b))
 
 
 def _pooled_histogram(hists) -> np.ndarray:

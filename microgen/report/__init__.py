@@ -1,5 +1,6 @@
 """Validation reports: generated vs reference, as JSON, PNG figures and self-contained HTML."""
 
-from .basic import write_report
+from .basic import Report, build_report, write_report
+from .validate import validate
 
-__all__ = ["write_report"]
+__all__ = ["Report", "build_report", "validate", "write_report"]

@@ -1,0 +1,84 @@
+import json
+import re
+
+import numpy as np
+import pytest
+import tifffile
+from click.testing import CliRunner
+from scipy import ndimage
+
+import microgen
+from microgen.cli import main
+
+
+def _blobs(shape, seed, sigma=2.0, fraction=0.3):
+    field = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), sigma)
+    return (field > np.quantile(field, 1 - fraction)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.tif"
+    tifffile.imwrite(path, _blobs((16, 48, 48), 0))
+    return path
+
+
+def test_report_html_and_json_agree(tmp_path, volume):
+    gen = np.stack([_blobs((32, 32), s) for s in range(1, 5)])
+    report = microgen.validate(gen, volume, n_reference=6)
+    report.save(tmp_path / "r")
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert data["passed"] == report.passed
+    for row in data["rows"]:
+        cell = re.search(rf"<td>{re.escape(row['metric'])}</td><td>([^<]+)</td><td>([^<]+)</td>", html)
+        assert cell and float(cell.group(1)) == pytest.approx(row["distance"], rel=1e-3)
+        assert float(cell.group(2)) == pytest.approx(row["spread"], rel=1e-3)
+    assert "data:image/png;base64," in html and (tmp_path / "r" / "figures.png").stat().st_size > 1000
+    assert "two_point[1]" in data["curves"]
+
+
+def test_noise_fails_and_blobs_do_better(volume):
+    noise = (np.random.default_rng(9).random((4, 32, 32)) < 0.3).astype(np.uint8)
+    bad = {r["metric"]: r for r in microgen.validate(noise, volume, n_reference=6).rows}
+    good = {
+        r["metric"]: r
+        for r in microgen.validate(np.stack([_blobs((32, 32), s) for s in range(1, 5)]), volume, n_reference=6).rows
+    }
+    assert not bad["two_point[1]"]["passed"]
+    assert good["two_point[1]"]["ratio"] < bad["two_point[1]"]["ratio"]
+    assert good["chord_length[1]"]["ratio"] < bad["chord_length[1]"]["ratio"]
+
+
+def test_cathode_report_has_tpb_and_diffusivity(tmp_path):
+    pytest.importorskip("taufactor")
+    vol = _blobs((12, 32, 32), 1, fraction=0.5) + (_blobs((12, 32, 32), 2, fraction=0.15) * 2)
+    vol[vol == 3] = 1
+    gen = np.stack([vol[0], vol[1]])
+    report = microgen.validate(gen, vol, n_reference=4, transport=True)
+    names = {r["metric"] for r in report.rows}
+    assert {"tpb_density", "relative_diffusivity[0]", "interface[1-2]"} <= names
+
+
+def test_validate_cli(tmp_path, volume):
+    gen = np.stack([_blobs((32, 32), s) for s in range(1, 4)])
+    tifffile.imwrite(tmp_path / "gen.tif", gen, photometric="minisblack")
+    res = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(tmp_path / "gen.tif"),
+            "--reference",
+            str(volume),
+            "-o",
+            str(tmp_path / "rep"),
+            "--n-reference",
+            "5",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.html").is_file() and "report in" in res.output
+    res = CliRunner().invoke(
+        main, ["validate", str(tmp_path / "gen.tif"), "--reference", "granite", "-o", str(tmp_path / "rep2")]
+    )
+    assert res.exit_code == 2 and "neither a pretrained model" in res.output
