@@ -82,3 +82,25 @@ def test_validate_cli(tmp_path, volume):
         main, ["validate", str(tmp_path / "gen.tif"), "--reference", "granite", "-o", str(tmp_path / "rep2")]
     )
     assert res.exit_code == 2 and "neither a pretrained model" in res.output
+
+
+def test_report_renders_in_headless_chromium(tmp_path, volume):
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("Chromium is not installed (Debian package: chromium)")
+    spec = importlib.util.spec_from_file_location(
+        "render_report", Path(__file__).resolve().parents[2] / "examples" / "render_report.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    gen = np.stack([_blobs((32, 32), s) for s in range(1, 4)])
+    microgen.validate(gen, volume, n_reference=5).save(tmp_path / "r")
+    shot = mod.render(tmp_path / "r" / "report.html", tmp_path / "shot.png", 1000, 1400)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[:2] == (1400, 1000)
+    assert pixels[..., :3].std() > 0.05  # not a blank page: text, table and figures drew
