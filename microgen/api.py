@@ -50,9 +50,13 @@ def list_models() -> list[dict]:
     return out
 
 
-def load_model(name_or_path, device: str = "auto") -> DSDModel:
-    """Load a pretrained model by name (see :func:`list_models`) or a model directory."""
-    return registry.load(name_or_path, device=_device(device))
+def load_model(name_or_path, device: str = "auto", *, kind: str | None = None) -> DSDModel:
+    """Load a pretrained model by name (see :func:`list_models`) or a model directory; with
+    ``kind``, refuse a model of another material kind."""
+    model = registry.load(name_or_path, device=_device(device))
+    if kind is not None and model.meta.get("kind") != kind:
+        raise ValueError(f"model {str(name_or_path)!r} is a {model.meta.get('kind')} model, not a {kind} model")
+    return model
 
 
 def _device(device) -> torch.device:
@@ -205,9 +209,7 @@ def generate_rock(
     >>> int(img.sum()) == round(0.2 * 64 * 64)                               # doctest: +SKIP
     True
     """
-    model = load_model(rock, device)
-    if model.meta.get("kind") != "rock":
-        raise ValueError(f"model {rock!r} is a {model.meta.get('kind')} model, not a rock model")
+    model = load_model(rock, device, kind="rock")
     return generate(
         model, {"pore": porosity}, shape=shape, n=n, seed=seed, device=device, progress=progress, **sampler_options
     ).images
@@ -228,9 +230,7 @@ def generate_cathode(
 
     Returns uint8 ``(n, *shape)``: 0 = pore, 1 = active, 2 = binder.
     """
-    m = load_model(model, device)
-    if m.meta.get("kind") != "cathode":
-        raise ValueError(f"model {model!r} is a {m.meta.get('kind')} model, not a cathode model")
+    m = load_model(model, device, kind="cathode")
     return generate(
         m, fractions, shape=shape, n=n, seed=seed, device=device, progress=progress, **sampler_options
     ).images

@@ -33,6 +33,17 @@ def main(verbose: bool) -> None:
     )
 
 
+def _denoise_option(help_text: str):
+    return click.option(
+        "--denoise",
+        "denoise_method",
+        type=click.Choice(["nlm", "median", "gaussian", "none"]),
+        default="median",
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command()
 @click.option(
     "--data",
@@ -66,14 +77,7 @@ def main(verbose: bool) -> None:
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
 @click.option("--segment", "segment_first", is_flag=True, help="--data are grey-level scans: segment them first.")
-@click.option(
-    "--denoise",
-    "denoise_method",
-    type=click.Choice(["nlm", "median", "gaussian", "none"]),
-    default="median",
-    show_default=True,
-    help="With --segment: denoising.",
-)
+@_denoise_option("With --segment: denoising.")
 @click.option("--min-size", default=0, show_default=True, help="With --segment: smallest island/hole kept.")
 def train(
     data,
@@ -158,9 +162,7 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
     check_output(output, overwrite=overwrite)
     if preview:
         check_output(preview, overwrite=overwrite, extensions=(".png",))
-    model = microgen.load_model(model_name, device)
-    if model.meta.get("kind") != kind:
-        raise ValueError(f"model {model_name!r} is a {model.meta.get('kind')} model, not a {kind} model")
+    model = microgen.load_model(model_name, device, kind=kind)
     res = microgen.generate(model, fractions, shape=dims, n=n, seed=seed, device=device, steps=steps, progress=True)
     images = res.images if n > 1 else res.images[0]
     cfg = json.loads((registry.resolve(model_name) / "config.json").read_text())
@@ -274,13 +276,7 @@ def models() -> None:
     default=None,
     help="Label convention (default: rock for 2 phases, cathode for 3).",
 )
-@click.option(
-    "--denoise",
-    "denoise_method",
-    type=click.Choice(["nlm", "median", "gaussian", "none"]),
-    default="median",
-    show_default=True,
-)
+@_denoise_option("Denoising before thresholding.")
 @click.option("--strength", default=1.0, show_default=True, help="Denoising strength (sigma / radius / h).")
 @click.option("--method", type=click.Choice(["otsu", "multiotsu", "manual"]), default="otsu", show_default=True)
 @click.option("--threshold", "manual", type=float, multiple=True, help="Manual threshold(s) (repeat).")
