@@ -265,16 +265,16 @@ class _AxisTables:
         # no-flux: p(y | x0) = R(y - x0) + R(y + x0 + 1) on the 2N ring; the padded ring (one extra
         # entry at each end) serves y = x - 1, x, x + 1 without further remainders
         width = self.ring_len + 2
-        direct = image * width + torch.remainder(x - x0, self.ring_len) + 1
-        mirror = image * width + torch.remainder(x + x0 + 1, self.ring_len) + 1
+        base = image * width + 1
+        direct = torch.remainder(x - x0, self.ring_len).add_(base)
+        mirror = torch.remainder(x + x0 + 1, self.ring_len).add_(base)
         ring = self.ring_padded
-        here = ring[direct] + ring[mirror]
-        safe = torch.where(here > 0, here, torch.ones_like(here))
+        # p_t(x | x0) > 0 for every sampled particle (its displacement was drawn where q_t > 0)
+        inv_here = torch.reciprocal(ring[direct].add_(ring[mirror]))
         out = []
-        for step, inside in ((1, x < self.n - 1), (-1, x > 0)):
-            ratio = (ring[direct + step] + ring[mirror + step]) / safe
-            ratio = torch.where(inside & (here > 0), ratio, torch.zeros_like(ratio))
-            out.append(torch.clamp(ratio, max=kernels.RATIO_CAP))
+        for step, outside in ((1, x == self.n - 1), (-1, x == 0)):
+            ratio = ring[direct + step].add_(ring[mirror + step]).mul_(inv_here)
+            out.append(ratio.masked_fill_(outside, 0.0).clamp_(max=kernels.RATIO_CAP))
         return out[0], out[1]
 
 
