@@ -76,6 +76,12 @@ def _denoise_option(help_text: str):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
+@click.option(
+    "--init-from",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Start from the weights of a model directory (same configuration), fresh optimiser.",
+)
 @click.option("--segment", "segment_first", is_flag=True, help="--data are grey-level scans: segment them first.")
 @_denoise_option("With --segment: denoising.")
 @click.option("--min-size", default=0, show_default=True, help="With --segment: smallest island/hole kept.")
@@ -99,6 +105,7 @@ def train(
     device,
     threads,
     resume,
+    init_from,
     segment_first,
     denoise_method,
     min_size,
@@ -129,7 +136,15 @@ def train(
     )
     seg = {"denoise_method": denoise_method, "min_size": min_size} if segment_first else None
     out_path = train_from_files(
-        [Path(p) for p in data], kind, out, cfg, device=device, resume=resume, progress=True, segment_options=seg
+        [Path(p) for p in data],
+        kind,
+        out,
+        cfg,
+        device=device,
+        resume=resume,
+        progress=True,
+        segment_options=seg,
+        init_from=init_from,
     )
     click.echo(f"model written to {out_path}")
 

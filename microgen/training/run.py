@@ -44,6 +44,7 @@ def train_from_files(
     resume: bool = False,
     progress: bool = False,
     segment_options: dict | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> Path:
     mat, train, val, sources = load_training_volumes(paths, kind, config.holdout, segment_options)
     meta = {
@@ -58,7 +59,15 @@ def train_from_files(
 
         validator = Validator(train, val, n=config.val_samples, size=config.crop, seed=config.seed)
     trainer = Trainer(
-        config, train, out, val_volumes=val or None, meta=meta, device=device, resume=resume, validate_fn=validator
+        config,
+        train,
+        out,
+        val_volumes=val or None,
+        meta=meta,
+        device=device,
+        resume=resume,
+        validate_fn=validator,
+        init_from=init_from,
     )
     if progress and trainer.rank == 0:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -120,6 +120,7 @@ class Trainer:
         device: str = "auto",
         resume: bool = False,
         validate_fn: Callable | None = None,
+        init_from: str | os.PathLike | None = None,
     ) -> None:
         self.config = config
         self.out = Path(out)
@@ -157,7 +158,10 @@ class Trainer:
             self.ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+        self.prior_steps = 0  # steps of the model this run was initialised from (init_from)
         self._prepare_out(resume)
+        if init_from is not None and self.step == 0:
+            self._init_from(Path(init_from))
 
     # ------------------------------------------------------------------ set-up
     def _prepare_out(self, resume: bool) -> None:
@@ -174,6 +178,22 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(self.out / TRAIN_CONFIG, json.dumps(self.config.to_dict(), indent=2))
+
+    def _init_from(self, directory: Path) -> None:
+        """Start from the (EMA) weights of a model directory with a fresh optimiser: continues a
+        model across sessions or machines without its checkpoint. Configurations must match."""
+        source = DSDModel.load(directory, device=self.device)
+        if source.config_dict()["network"] != self.model.config_dict()["network"] or (
+            source.config_dict()["process"] != self.model.config_dict()["process"]
+        ):
+            raise ValueError(f"cannot initialise from {directory}: its network/process configuration differs")
+        self.model.load_state_dict(source.state_dict())
+        self.ema = {k: v.detach().clone() for k, v in source.state_dict().items()}
+        self.prior_steps = int(
+            source.meta.get("training", {}).get("total_steps", source.meta.get("training", {}).get("steps", 0))
+        )
+        self.meta["training"]["initialised_from"] = {"path": str(directory), "steps": self.prior_steps}
+        log.info("initialised from %s (%d steps)", directory, self.prior_steps)
 
     def _load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
@@ -196,6 +216,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
         self.step = int(state["step"])
+        self.prior_steps = int(state.get("prior_steps", 0))
+        if state.get("initialised_from"):
+            self.meta["training"]["initialised_from"] = state["initialised_from"]
         if state.get("device_type", "cpu") == self.device.type:
             self.generator.set_state(state["generator"].cpu())
         else:  # generator states do not transfer between CPU and CUDA: continue, reseeded by step
@@ -303,6 +326,8 @@ class Trainer:
             "data": self.data.state_dict(),
             "generator": self.generator.get_state(),
             "device_type": self.device.type,
+            "prior_steps": self.prior_steps,
+            "initialised_from": self.meta["training"].get("initialised_from"),
             "step": self.step,
             "wall": self.wall,
         }
@@ -313,6 +338,7 @@ class Trainer:
         self.meta["training"].update(
             {
                 "steps": self.step,
+                "total_steps": self.prior_steps + self.step,
                 "wall_time_s": round(self.wall, 1),
                 "hardware": _hardware(self.device),
                 "config": self.config.to_dict(),
@@ -332,6 +358,7 @@ class Trainer:
             "phases": self.meta.get("phases"),
             "fractions_seen_in_training_crops": dict(zip(names, self.fractions_seen)),
             "steps": self.step,
+            "total_steps": self.prior_steps + self.step,
             "wall_time_s": round(self.wall, 1),
             "hardware": _hardware(self.device),
             "config": self.config.to_dict(),

@@ -182,3 +182,18 @@ def test_torchrun_ddp_on_cpu(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert DSDModel.load(tmp_path / "run").meta["training"]["steps"] == 3
+
+
+def test_init_from_a_model_directory_continues_its_weights(tmp_path):
+    vol = [to_channels(_stripes(), [1])]
+    first = Trainer(_cfg(steps=4), vol, tmp_path / "a", device="cpu")
+    first.fit()
+    second = Trainer(_cfg(steps=2), vol, tmp_path / "b", device="cpu", init_from=tmp_path / "a")
+    a = DSDModel.load(tmp_path / "a").state_dict()
+    for k, v in second.model.state_dict().items():
+        torch.testing.assert_close(v, a[k])
+    second.fit()
+    card = json.loads((tmp_path / "b" / "card.json").read_text())
+    assert card["total_steps"] == 6
+    with pytest.raises(ValueError, match="configuration differs"):
+        Trainer(_cfg(width=16), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
