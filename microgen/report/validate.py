@@ -23,6 +23,22 @@ def _phases_of(labels: np.ndarray, kind: str | None) -> tuple[list, str]:
     return list(get_kind(kind).particle_labels), kind
 
 
+def _check_labels(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.size == 0:
+        raise ValueError(f"{what} are empty")
+    if arr.dtype == object:
+        raise ValueError(f"{what} must be one array (mixed 2D/3D or ragged input given)")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"{what} must hold integer phase labels")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iub":
+        raise ValueError(f"{what} must hold integer phase labels, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() > 2:
+        raise ValueError(f"{what} hold labels outside 0..2 (rock: 0/1, cathode: 0/1/2)")
+    return arr
+
+
 def validate(
     generated,
     reference,
@@ -47,10 +63,19 @@ def validate(
 
     if isinstance(generated, (str, os.PathLike)):
         generated = read_volume(generated)
-    gen = np.asarray(generated)
+    if isinstance(generated, (list, tuple)):
+        if len({np.asarray(g).shape for g in generated}) > 1:
+            raise ValueError("generated images must all have the same shape (mixed 2D/3D or sizes given)")
+    gen = _check_labels(np.asarray(generated), "generated images")
     if gen.ndim == 2:
         gen = gen[None]
+    if gen.ndim != 3:
+        raise ValueError(f"generated images must be (H, W) or a stack (n, H, W), got shape {gen.shape}")
     phases, kind = _phases_of(gen, kind)
+    allowed = set(get_kind(kind).phases)
+    found = set(np.unique(gen).tolist())
+    if found - allowed:
+        raise ValueError(f"labels {sorted(found - allowed)} are not {kind} phases (allowed: {sorted(allowed)})")
     diffusivity = get_kind(kind).background if transport else None
     name = str(reference)
     if isinstance(reference, (str, os.PathLike)) and name in registry.available():
@@ -73,6 +98,13 @@ def validate(
                 "nor an existing label file"
             )
         labels = read_volume(reference) if isinstance(reference, (str, os.PathLike)) else np.asarray(reference)
+        labels = _check_labels(labels, "the reference")
+        ref_codes = set(np.unique(labels).tolist())
+        if ref_codes != allowed:
+            raise ValueError(
+                f"the reference holds phases {sorted(ref_codes)} but the generated {kind} images have "
+                f"phases {sorted(allowed)}: compare like with like"
+            )
         if labels.ndim != 3 or labels.shape[0] < 2:
             raise ValueError("a reference volume must be 3D (two disjoint blocks are cut along axis 0)")
         size = gen.shape[1]

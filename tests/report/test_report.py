@@ -104,3 +104,18 @@ def test_report_renders_in_headless_chromium(tmp_path, volume):
     pixels = imread(shot)
     assert pixels.shape[:2] == (1400, 1000)
     assert pixels[..., :3].std() > 0.05  # not a blank page: text, table and figures drew
+
+
+@pytest.mark.parametrize(
+    "generated, match",
+    [
+        (np.zeros((0, 8, 8), np.uint8), "empty"),
+        (np.full((2, 32, 32), 0.5), "integer"),
+        (np.full((2, 32, 32), 7, np.uint8), "outside 0..2"),
+        ([np.zeros((32, 32), np.uint8), np.zeros((4, 32, 32), np.uint8)], "same shape"),
+        (np.random.default_rng(0).integers(0, 3, (2, 32, 32)).astype(np.uint8), "compare like with like"),
+    ],
+)
+def test_bad_validation_input(tmp_path, volume, generated, match):
+    with pytest.raises(ValueError, match=match):
+        microgen.validate(generated, volume, n_reference=4)
