@@ -251,11 +251,7 @@ class _AxisTables:
         u = torch.rand(x0.shape, generator=generator, dtype=torch.float64, device=x0.device)
         pos = torch.searchsorted(self.cdf, u + image.to(torch.float64))
         pos = torch.minimum(pos - image * self.width, torch.tensor(self.width - 1, device=x0.device))
-        x = x0 + (pos - self.m)
-        if self.boundary == "periodic":
-            return torch.remainder(x, self.n)
-        x = torch.remainder(x, 2 * self.n)
-        return torch.where(x < self.n, x, 2 * self.n - 1 - x)
+        return fold(x0 + (pos - self.m), self.n, self.boundary)
 
     def ratios(self, x, x0, image) -> tuple[torch.Tensor, torch.Tensor]:
         """``p_t(x + 1 | x0) / p_t(x | x0)`` and ``p_t(x - 1 | x0) / p_t(x | x0)`` per particle."""
@@ -276,6 +272,15 @@ class _AxisTables:
             ratio = ring[direct + step].add_(ring[mirror + step]).mul_(inv_here)
             out.append(ratio.masked_fill_(outside, 0.0).clamp_(max=kernels.RATIO_CAP))
         return out[0], out[1]
+
+
+def fold(x: torch.Tensor, n: int, boundary: str) -> torch.Tensor:
+    """Map free-lattice positions onto an ``n``-site axis: wrap (periodic) or fold at the
+    half-integer faces (no-flux: a hop out of the domain becomes a stay), the method of images."""
+    if boundary == "periodic":
+        return torch.remainder(x, n)
+    x = torch.remainder(x, 2 * n)
+    return torch.where(x < n, x, 2 * n - 1 - x)
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

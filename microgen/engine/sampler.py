@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .process import _particle_sites, _ravel, _unravel
+from .process import _particle_sites, _ravel, _unravel, fold
 
 log = logging.getLogger(__name__)
 
@@ -154,15 +154,10 @@ def poisson_moves(counts, rates, tau, generator, *, boundary: str = "periodic", 
     mean_hops = flat_rates[image_channel, :, voxel] * tau[image].unsqueeze(1)
     hops = torch.poisson(mean_hops, generator=generator)
     coords = _unravel(voxel, shape)
-    new = []
-    for axis, n in enumerate(shape):
-        x = coords[axis] + (hops[:, 2 * axis] - hops[:, 2 * axis + 1]).to(torch.long)
-        if boundary == "periodic":
-            x = torch.remainder(x, n)
-        else:
-            x = torch.remainder(x, 2 * n)
-            x = torch.where(x < n, x, 2 * n - 1 - x)
-        new.append(x)
+    new = [
+        fold(coords[axis] + (hops[:, 2 * axis] - hops[:, 2 * axis + 1]).to(torch.long), n, boundary)
+        for axis, n in enumerate(shape)
+    ]
     new_voxel = _ravel(new, shape)
     if frozen is not None:
         blocked = frozen.reshape(-1)[new_voxel]
