@@ -56,9 +56,7 @@ def main() -> None:
             model, totals, (args.size, args.size), sampler=rule, generator=torch.Generator().manual_seed(args.seed)
         )
         seconds = time.perf_counter() - start
-        images = np.zeros_like(res.labels)
-        for c, code in enumerate(kind.particle_labels):
-            images[res.labels == c + 1] = code
+        images = kind.to_labels(res.labels)
         rows = fidelity_table(list(images), ref_a, ref_b, phases)
         rec = {
             "sampler": repr(rule),

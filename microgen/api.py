@@ -150,10 +150,7 @@ def generate(
         if bar is not None:
             bar.stop()
     seconds = time.perf_counter() - start
-    images = np.zeros_like(res.labels)
-    for c, code in enumerate(kind.particle_labels):
-        images[res.labels == c + 1] = code
-    images[res.labels == 0] = kind.background
+    images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
     return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class MaterialKind:
@@ -29,6 +31,11 @@ class MaterialKind:
     @property
     def channel_names(self) -> list[str]:
         return [self.phases[c] for c in self.particle_labels]
+
+    def to_labels(self, engine_labels: np.ndarray) -> np.ndarray:
+        """Engine label images (0 = no particle, ``c + 1`` = channel ``c``) -> this kind's codes."""
+        lut = np.array([self.background, *self.particle_labels], dtype=np.uint8)
+        return lut[engine_labels]
 
 
 KINDS = {

@@ -25,6 +25,12 @@ def to_channels(labels: np.ndarray, particle_labels, allowed=None) -> np.ndarray
     return np.stack([(labels == code) for code in particle_labels]).astype(np.uint8)
 
 
+def fraction_summary(fractions) -> dict:
+    """Mean, standard deviation, minimum and maximum of a set of phase fractions."""
+    f = np.asarray(fractions, dtype=np.float64)
+    return {"mean": float(f.mean()), "std": float(f.std()), "min": float(f.min()), "max": float(f.max())}
+
+
 def split_holdout(volume: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray | None]:
     """Cut the last ``fraction`` of axis 0 off as a held-out block that no training crop touches."""
     if not 0.0 <= fraction < 1.0:

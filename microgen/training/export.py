@@ -16,7 +16,7 @@ from microgen.engine import DSDModel, PoissonLeaping, sample
 from microgen.io import read_volume
 from microgen.metrics import describe, descriptors_to_json, fidelity_table, match_by_fraction, random_crops
 
-from .data import split_holdout
+from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
 
@@ -24,11 +24,7 @@ REFERENCE = "reference.json"
 def fraction_stats(volume: np.ndarray, codes, crop: int, n: int, rng) -> dict:
     """Per-phase fraction mean, sigma, min and max over ``n`` random ``crop``-sized 2D crops."""
     crops = random_crops(volume, n, crop, rng)
-    out = {}
-    for code in codes:
-        f = np.array([np.mean(c == code) for c in crops])
-        out[int(code)] = {"mean": float(f.mean()), "std": float(f.std()), "min": float(f.min()), "max": float(f.max())}
-    return out
+    return {int(code): fraction_summary([np.mean(c == code) for c in crops]) for code in codes}
 
 
 def reference_statistics(train: np.ndarray, held: np.ndarray, phases, size: int, n: int, rng) -> dict:
@@ -80,9 +76,7 @@ def export_model(
         model, totals, (size, size), sampler=PoissonLeaping(steps), generator=torch.Generator().manual_seed(seed)
     )
     seconds = time.perf_counter() - start
-    gen = np.zeros_like(res.labels)
-    for c, code in enumerate(mat.particle_labels):
-        gen[res.labels == c + 1] = code
+    gen = mat.to_labels(res.labels)
     from microgen.metrics.fidelity import descriptors_from_json, subset
 
     n = len(totals)  # compare with the held-out crops the samples were matched to

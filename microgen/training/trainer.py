@@ -19,7 +19,7 @@ import torch
 
 from microgen.engine import DSDModel, NetworkConfig, ProcessConfig, Schedule, kernels, rate_loss
 
-from .data import CropSampler
+from .data import CropSampler, fraction_summary
 
 log = logging.getLogger(__name__)
 
@@ -395,11 +395,7 @@ def _fractions_seen(volumes, crop: int, seed: int, n: int = 256) -> list[dict]:
     """Fraction statistics per channel over ``n`` training crops (own generator: the training
     data order is unaffected)."""
     crops = CropSampler(volumes, crop, augment=False, seed=seed + 99).sample(n)
-    out = []
-    for c in range(crops.shape[1]):
-        f = crops[:, c].reshape(n, -1).mean(1)
-        out.append({"mean": float(f.mean()), "std": float(f.std()), "min": float(f.min()), "max": float(f.max())})
-    return out
+    return [fraction_summary(crops[:, c].reshape(n, -1).mean(1)) for c in range(crops.shape[1])]
 
 
 def _summarise(window: list[dict], step: int, lr: float, images_per_s: float) -> dict:
