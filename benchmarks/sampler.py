@@ -22,7 +22,7 @@ import torch
 from microgen.domains import get_kind
 from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, sample
 from microgen.io import read_volume
-from microgen.metrics import describe, fidelity_table, match_by_fraction, random_crops
+from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.training.data import split_holdout
 
 
@@ -43,8 +43,7 @@ def main() -> None:
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), 0.2)
     rng = np.random.default_rng(args.seed)
-    real = random_crops(held, args.n, args.size, rng)
-    other = match_by_fraction(real, random_crops(train, 4 * args.n, args.size, rng), phases)
+    real, other = reference_sets(held, train, args.n, args.size, phases, rng)
     ref_a, ref_b = describe(real, phases), describe(other, phases)
     totals = [[int((im == c).sum()) for c in phases] for im in real]
     rules = [BinomialTauLeaping(e) for e in args.eps] + [PoissonLeaping(s) for s in args.steps]

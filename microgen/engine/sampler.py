@@ -225,11 +225,10 @@ def check_totals(totals, channels: int, capacity: int, exclusive: bool) -> torch
         raise ValueError(f"totals must be integers, got {arr.tolist()}")
     if np.any(arr < 0):
         raise ValueError(f"totals must be >= 0, got {arr.tolist()}")
-    limit = capacity
-    if exclusive and np.any(arr.sum(1) > limit):
+    if exclusive and np.any(arr.sum(1) > capacity):
         raise ValueError(
-            f"requested {int(arr.sum(1).max())} particles but only {limit} free voxels: "
-            f"totals per image must be in [0, {limit}] (one phase per voxel)"
+            f"requested {int(arr.sum(1).max())} particles but only {capacity} free voxels: "
+            f"totals per image must be in [0, {capacity}] (one phase per voxel)"
         )
     return torch.as_tensor(arr.astype(np.int64))
 

@@ -8,6 +8,7 @@ from .fidelity import (
     fidelity_table,
     match_by_fraction,
     random_crops,
+    reference_sets,
 )
 from .morphology import (
     chord_lengths,
@@ -38,5 +39,6 @@ __all__ = [
     "match_by_fraction",
     "phase_fractions",
     "random_crops",
+    "reference_sets",
     "two_point_autocovariance",
 ]

@@ -140,6 +140,16 @@ def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator
     return out
 
 
+def reference_sets(held, train, n: int, size: int, phases, rng) -> tuple[list, list]:
+    """Two disjoint real sets: ``n`` crops of the held-out volume(s) (set A) and ``n`` crops of the
+    training volume(s) matched one-to-one to A in phase fractions (set B, the natural spread)."""
+    held = held if isinstance(held, list) else [held]
+    train = train if isinstance(train, list) else [train]
+    a = [c for v in held for c in random_crops(v, -(-n // len(held)), size, rng)][:n]
+    pool = [c for v in train for c in random_crops(v, -(-4 * n // len(train)), size, rng)]
+    return a, match_by_fraction(a, pool, phases)
+
+
 def match_by_fraction(targets, pool, phases) -> list[np.ndarray]:
     """For each target image pick a distinct pool image with the closest phase fractions."""
     pool = list(pool)

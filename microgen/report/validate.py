@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from microgen.domains import get_kind, registry
-from microgen.metrics import match_by_fraction, random_crops
+from microgen.metrics import reference_sets
 from microgen.metrics.fidelity import descriptors_from_json
 
 from .basic import DEFAULT_TOLERANCE, Report, build_report
@@ -112,8 +112,7 @@ def validate(
             raise ValueError(f"generated images must be square to compare with volume crops, got {gen.shape[1:]}")
         rng = np.random.default_rng(seed)
         half = labels.shape[0] // 2
-        set_a = random_crops(labels[half:], n_reference, size, rng)
-        set_b = match_by_fraction(set_a, random_crops(labels[:half], 4 * n_reference, size, rng), phases)
+        set_a, set_b = reference_sets(labels[half:], labels[:half], n_reference, size, phases, rng)
         info = {
             "reference": f"volume {name if isinstance(reference, (str, os.PathLike)) else 'array'} "
             f"{labels.shape}, {n_reference} crops per set"

@@ -14,7 +14,7 @@ import torch
 from microgen.domains import get_kind
 from microgen.engine import DSDModel, PoissonLeaping, sample
 from microgen.io import read_volume
-from microgen.metrics import describe, descriptors_to_json, fidelity_table, match_by_fraction, random_crops
+from microgen.metrics import describe, descriptors_to_json, fidelity_table, random_crops, reference_sets
 
 from .data import fraction_summary, split_holdout
 
@@ -30,8 +30,7 @@ def fraction_stats(volume: np.ndarray, codes, crop: int, n: int, rng) -> dict:
 def reference_statistics(train: np.ndarray, held: np.ndarray, phases, size: int, n: int, rng) -> dict:
     """Descriptors of ``n`` held-out crops (set A) and of ``n`` training-block crops matched to them
     in fractions (set B, the natural spread), at ``size x size``."""
-    a = random_crops(held, n, size, rng)
-    b = match_by_fraction(a, random_crops(train, 4 * n, size, rng), phases)
+    a, b = reference_sets(held, train, n, size, phases, rng)
     return {
         "size": size,
         "phases": list(phases),

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from microgen.engine import PoissonLeaping, sample
-from microgen.metrics import fidelity_table, match_by_fraction, random_crops
+from microgen.metrics import fidelity_table, reference_sets
 
 
 def channels_to_labels(volume: np.ndarray) -> np.ndarray:
@@ -38,9 +38,7 @@ class Validator:
         self.phases = list(range(1, self.channels + 1))
         val_labels = [channels_to_labels(v) for v in val_volumes]
         train_labels = [channels_to_labels(v) for v in train_volumes]
-        self.real = [c for v in val_labels for c in random_crops(v, -(-n // len(val_labels)), size, rng)][:n]
-        pool = [c for v in train_labels for c in random_crops(v, -(-4 * n // len(train_labels)), size, rng)]
-        self.other = match_by_fraction(self.real, pool, self.phases)
+        self.real, self.other = reference_sets(val_labels, train_labels, n, size, self.phases, rng)
         self.totals = [[int((im == p).sum()) for p in self.phases] for im in self.real]
         self.sampler = sampler or PoissonLeaping(100)
         self.seed = seed
