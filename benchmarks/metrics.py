@@ -42,7 +42,8 @@ def main() -> None:
         "interface_density": lambda im: mo.interface_density(im, 0, 1),
         "euler_density": lambda im: mo.euler_density(im == 1),
         "triple_phase_boundary": lambda im: tr.triple_phase_boundary_density(im),
-        "tortuosity (TauFactor)": lambda im: tr.tortuosity(im, 0, axis=0),
+        "tortuosity (direct, 2D)": lambda im: tr.tortuosity(im, 0, axis=0),
+        "tortuosity (TauFactor)": lambda im: tr.tortuosity(im, 0, axis=0, solver="taufactor"),
     }
     solved = sum(tr.tortuosity(im, 0, axis=0).percolates for im in images)
     print(f"pore phase percolates (TauFactor solve needed) in {solved} of {args.n} images")

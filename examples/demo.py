@@ -9,7 +9,6 @@ Writes into --out: samples.tif (the label images), report.html / report.json / f
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     model = microgen.load_model(args.model)
-    ref = json.loads((registry.resolve(args.model) / "reference.json").read_text())
+    ref = registry.reference(args.model)
     size, phases = ref["size"], ref["phases"]
     # condition each image on the porosity of one held-out real crop (a fair, matched comparison)
     n = min(args.n, len(ref["counts"]))

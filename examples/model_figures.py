@@ -9,7 +9,6 @@ pass --real-panel PATH to draw real crops beside generated ones into a local fil
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     card = registry.card(args.model)
-    ref = json.loads((registry.resolve(args.model) / "reference.json").read_text())
+    ref = registry.reference(args.model)
     stats = card["fractions_training_crops"]
     names = list(stats)
     levels = {"mu - 2 sigma": -2, "mu": 0, "mu + 2 sigma": 2}

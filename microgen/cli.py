@@ -347,7 +347,12 @@ def segment_cmd(
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Report folder.")
 @click.option("--kind", type=click.Choice(["rock", "cathode"]), default=None, help="Default: from the labels.")
 @click.option("--tolerance", default=1.5, show_default=True, help="Pass when distance <= tolerance x spread.")
-@click.option("--transport", is_flag=True, help="Also compare relative diffusivity (TauFactor; slow).")
+@click.option(
+    "--transport/--no-transport",
+    default=True,
+    show_default=True,
+    help="Compare the relative diffusivity of the pore phase (direct solve in 2D, TauFactor in 3D).",
+)
 @click.option("--n-reference", default=32, show_default=True, help="Crops per reference set (volume reference).")
 def validate_cmd(generated, reference, out, kind, tolerance, transport, n_reference) -> None:
     """Validate generated images against a reference: report.html, report.json, figures.png."""

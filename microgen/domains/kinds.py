@@ -29,6 +29,12 @@ class MaterialKind:
         return code
 
     @property
+    def transport_phase(self) -> int:
+        """The phase whose relative diffusivity validation reports: the pore phase."""
+        (code,) = [c for c, name in self.phases.items() if name == "pore"]
+        return code
+
+    @property
     def channel_names(self) -> list[str]:
         return [self.phases[c] for c in self.particle_labels]
 

@@ -54,3 +54,22 @@ def card(name_or_path) -> dict:
     """The model card (``card.json``) if present, else an empty dict."""
     path = resolve(name_or_path) / "card.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def reference(name_or_path, size: int | None = None) -> dict:
+    """The reference statistics stored with a model (``reference.json``) for ``size x size`` images
+    (default: the first size stored): ``{size, phases, n, A, B, counts}``, where A holds the
+    descriptors of held-out crops and B those of training crops matched to them in fractions."""
+    path = resolve(name_or_path) / "reference.json"
+    if not path.is_file():
+        raise ValueError(f"model {str(name_or_path)!r} ships no reference statistics (reference.json)")
+    data = json.loads(path.read_text())
+    sets = {int(s["size"]): s for s in data.get("sets", [data])}  # older files hold one set
+    if size is None:
+        return next(iter(sets.values()))
+    if int(size) not in sets:
+        raise ValueError(
+            f"the stored statistics of {str(name_or_path)!r} are for {' or '.join(f'{s}x{s}' for s in sets)} "
+            f"images; got {size}x{size} (crop or generate at a stored size, or pass a reference volume)"
+        )
+    return sets[int(size)]

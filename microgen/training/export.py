@@ -27,18 +27,26 @@ def fraction_stats(volume: np.ndarray, codes, crop: int, n: int, rng) -> dict:
     return {int(code): fraction_summary([np.mean(c == code) for c in crops]) for code in codes}
 
 
-def reference_statistics(train: np.ndarray, held: np.ndarray, phases, size: int, n: int, rng) -> dict:
+def reference_statistics(
+    train: np.ndarray, held: np.ndarray, phases, size: int, n: int, rng, diffusivity: int | None = None
+) -> dict:
     """Descriptors of ``n`` held-out crops (set A) and of ``n`` training-block crops matched to them
-    in fractions (set B, the natural spread), at ``size x size``."""
+    in fractions (set B, the natural spread), at ``size x size``; with ``diffusivity`` (a phase
+    code) also that phase's relative diffusivity along axis 0 per crop."""
     a, b = reference_sets(held, train, n, size, phases, rng)
     return {
         "size": size,
         "phases": list(phases),
         "n": n,
-        "A": descriptors_to_json(describe(a, phases)),
-        "B": descriptors_to_json(describe(b, phases)),
+        "A": descriptors_to_json(describe(a, phases, diffusivity=diffusivity)),
+        "B": descriptors_to_json(describe(b, phases, diffusivity=diffusivity)),
         "counts": [[int((im == p).sum()) for p in phases] for im in a],
     }
+
+
+def _croppable(volume: np.ndarray, size: int) -> bool:
+    dims = volume.shape
+    return any(all(dims[b] >= size for b in range(len(dims)) if b != a) for a in range(len(dims)))
 
 
 def export_model(
@@ -50,6 +58,7 @@ def export_model(
     name: str,
     holdout: float = 0.2,
     size: int = 128,
+    reference_sizes: tuple[int, ...] = (128, 256),
     n_ref: int = 32,
     n_gen: int = 16,
     steps: int = 100,
@@ -57,7 +66,10 @@ def export_model(
     source: str = "",
     notes: str = "",
 ) -> dict:
-    """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``."""
+    """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
+
+    Reference statistics are stored for ``size`` and every ``reference_sizes`` entry that the
+    held-out block can be cropped at; fidelity is measured at ``size``."""
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -67,7 +79,12 @@ def export_model(
     stats = fraction_stats(train, mat.particle_labels, crop, 1000, rng)
     ranges = {mat.phases[c]: [s["min"], s["max"]] for c, s in stats.items()}
     phases = list(mat.particle_labels)
-    ref = reference_statistics(train, held, phases, size, n_ref, rng)
+    sets = [
+        reference_statistics(train, held, phases, s, n_ref, rng, diffusivity=mat.transport_phase)
+        for s in dict.fromkeys((size, *reference_sizes))
+        if s == size or _croppable(held, s)
+    ]
+    ref = sets[0]
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
@@ -84,7 +101,7 @@ def export_model(
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    (out / REFERENCE).write_text(json.dumps(ref))
+    (out / REFERENCE).write_text(json.dumps({"sets": sets}))
     training = model.meta.get("training", {})
     card = {
         "name": name,

@@ -119,3 +119,26 @@ def test_report_renders_in_headless_chromium(tmp_path, volume):
 def test_bad_validation_input(tmp_path, volume, generated, match):
     with pytest.raises(ValueError, match=match):
         microgen.validate(generated, volume, n_reference=4)
+
+
+def test_stored_statistics_per_size_with_diffusivity(tmp_path, monkeypatch):
+    """A model directory's reference.json (as `microgen export` writes it) serves validation at
+    each stored size, with the pore diffusivity compared without any reference images."""
+    from microgen.domains import registry
+    from microgen.training.export import reference_statistics
+
+    vol = _blobs((24, 48, 48), 3, fraction=0.6)  # label 1 = pore, connected
+    rng = np.random.default_rng(0)
+    sets = [reference_statistics(vol[12:], vol[:12], [1], s, 6, rng, diffusivity=1) for s in (24, 32)]
+    model = tmp_path / "models" / "toyrock"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    (model / "reference.json").write_text(json.dumps({"sets": sets}))
+    monkeypatch.setattr(registry, "pretrained_root", lambda: tmp_path / "models")
+    assert registry.reference("toyrock", 32)["size"] == 32
+    gen = np.stack([_blobs((32, 32), s, fraction=0.6) for s in range(4)])
+    rows = {r["metric"]: r for r in microgen.validate(gen, "toyrock").rows}
+    assert rows["relative_diffusivity[1]"]["spread"] > 0
+    assert np.isfinite(rows["relative_diffusivity[1]"]["ratio"])
+    with pytest.raises(ValueError, match="24x24 or 32x32"):
+        microgen.validate(gen[:, :16, :16], "toyrock")
