@@ -94,6 +94,7 @@ def generate(
     steps: int = 100,
     eps: float = 0.1,
     progress: bool = False,
+    label=None,
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -107,11 +108,9 @@ def generate(
     n : number of images (>= 1); they share each network evaluation
     seed : same seed, same output on the same device
     sampler : ``"poisson"`` (``steps`` evaluations) or ``"binomial"`` (the paper's rule, CFL ``eps``)
+    label : class of a class-conditioned model (name or index; one, or one per image)
     """
-    if not isinstance(model, DSDModel):
-        model = load_model(model, device)
-    else:
-        model = model.to(_device(device))
+    model = _model_on(model, device)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
     per_image = list(fractions) if isinstance(fractions, (list, tuple)) else None
@@ -130,7 +129,76 @@ def generate(
         totals.append([exact_count(frac[p], voxels) for p in names])
     if per_image is None:
         totals = totals * n
+    res, seconds, seed = _run(model, totals, shape, sampler, steps, eps, seed, progress, label=label)
+    images = kind.to_labels(res.labels)
+    counts = [dict(zip(names, t)) for t in totals]
+    return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed)
+
+
+def generate_counts(
+    model,
+    totals,
+    *,
+    shape,
+    n: int = 1,
+    label=None,
+    seed: int | None = None,
+    device: str = "auto",
+    sampler: str = "poisson",
+    steps: int = 100,
+    eps: float = 0.1,
+) -> Generation:
+    """Intensity images (many particles per pixel, e.g. grey levels) with exact totals.
+
+    ``totals``: the number of particles of each channel per image, ``(C,)`` or ``(n, C)``, or
+    one int for a one-channel model. Returns a :class:`Generation` whose ``images`` are the
+    particle counts ``(n, C, *shape)``; ``images[b, c].sum() == totals[b][c]`` exactly.
+    """
+    model = _model_on(model, device)
+    arr = np.asarray(totals)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim == 1:
+        arr = np.repeat(arr[None], n, axis=0)
+    shape = model.check_shape(shape)
+    res, seconds, seed = _run(model, arr, shape, sampler, steps, eps, seed, False, label=label, exclusive=False)
+    return Generation(res.counts, arr.tolist(), seconds, res.evaluations, [], seed)
+
+
+def _model_on(model, device) -> DSDModel:
+    if not isinstance(model, DSDModel):
+        return load_model(model, device)
+    return model.to(_device(device))
+
+
+def class_labels(model: DSDModel, label, n: int) -> torch.Tensor | None:
+    """Class indices ``(n,)`` for a class-conditioned model from names or indices (one, or one per
+    image); ``None`` asks for any class (models trained with label dropout)."""
+    classes = model.meta.get("classes")
+    if not model.network_config.num_classes:
+        if label is not None:
+            raise ValueError("this model is not class-conditioned: leave label out")
+        return None
+    if label is None:
+        return model.default_label(n)
+    items = list(label) if isinstance(label, (list, tuple, np.ndarray)) else [label] * n
+    if len(items) != n:
+        raise ValueError(f"give one label, or one per image ({n}), got {len(items)}")
+    out = []
+    for item in items:
+        if isinstance(item, str) and item in classes:
+            out.append(classes.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(classes):
+            out.append(int(item))
+        else:
+            raise ValueError(f"unknown class {item!r}; classes of this model: {classes} (or their indices)")
+    return torch.as_tensor(out, dtype=torch.long, device=model.device)
+
+
+def _run(model, totals, shape, sampler, steps, eps, seed, progress, *, label=None, **options):
+    """Sample with the chosen step rule and seed; returns (SampleResult, seconds, seed)."""
     step_rule = _sampler(sampler, steps, eps)
+    labels = class_labels(model, label, len(totals))
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     gen = torch.Generator(device=model.device).manual_seed(int(seed))
@@ -145,14 +213,11 @@ def generate(
         task = bar.add_task("sampling", total=1.0)
         callback = lambda t, evals: bar.update(task, completed=1.0 - t)  # noqa: E731
     try:
-        res = sample(model, totals, shape, sampler=step_rule, generator=gen, callback=callback)
+        res = sample(model, totals, shape, sampler=step_rule, generator=gen, callback=callback, label=labels, **options)
     finally:
         if bar is not None:
             bar.stop()
-    seconds = time.perf_counter() - start
-    images = kind.to_labels(res.labels)
-    counts = [dict(zip(names, t)) for t in totals]
-    return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed)
+    return res, time.perf_counter() - start, seed
 
 
 def _check_fractions(fractions: dict, names: list, kind) -> None:

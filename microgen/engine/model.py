@@ -90,6 +90,16 @@ class DSDModel(nn.Module):
         t = torch.as_tensor(t, dtype=torch.float64)
         return self.r + 1.0 / t.clamp_min(1e-300)
 
+    def default_label(self, n: int) -> torch.Tensor | None:
+        """Labels for ``n`` images when the caller names no class: none for an unconditional
+        network, the "any class" label of a class-conditioned one trained with label dropout."""
+        classes = self.network_config.num_classes
+        if not classes:
+            return None
+        if not self.meta.get("any_class"):
+            raise ValueError(f"this model is class-conditioned: pass a label, one of {self.meta.get('classes')}")
+        return torch.full((n,), classes - 1, dtype=torch.long, device=self.device)
+
     def check_shape(self, shape) -> tuple[int, ...]:
         """Validate a spatial shape for this model and return it as a tuple."""
         shape = tuple(int(s) for s in shape)

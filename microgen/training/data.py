@@ -46,13 +46,20 @@ def split_holdout(volume: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
 class CropSampler:
     """Random ``crop x crop`` 2D training images from channel volumes ``(C, *spatial)``.
 
-    A 3D volume gives slices along each of its three axes; a 2D image gives itself. The state
-    (a NumPy generator) is saved in checkpoints so a resumed run sees the same crops.
+    A 3D volume gives slices along each of its three axes; a 2D image gives itself (many small
+    images, e.g. digits, are many 2D "volumes" cropped at their own size). ``classes`` gives each
+    volume a class index for class-conditioned training. The state (a NumPy generator) is saved
+    in checkpoints so a resumed run sees the same crops.
     """
 
-    def __init__(self, volumes: list[np.ndarray], crop: int, *, augment: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, volumes: list[np.ndarray], crop: int, *, augment: bool = True, seed: int = 0, classes=None
+    ) -> None:
         if not volumes:
             raise ValueError("no training volume given")
+        if classes is not None and len(classes) != len(volumes):
+            raise ValueError(f"give one class per training volume ({len(volumes)}), got {len(classes)}")
+        self.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         self.volumes = volumes
         self.crop = int(crop)
         self.augment = augment
@@ -71,10 +78,13 @@ class CropSampler:
         weights = np.array([volumes[i][0].size for i, _ in self._choices], dtype=float)
         self._weights = weights / weights.sum()
 
-    def sample(self, batch: int) -> np.ndarray:
+    def sample(self, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``batch`` crops ``(batch, C, crop, crop)`` and their class indices (None without classes)."""
         out = np.empty((batch, self.volumes[0].shape[0], self.crop, self.crop), dtype=np.uint8)
+        labels = np.zeros(batch, dtype=np.int64)
         for b in range(batch):
             i, axis = self._choices[self.rng.choice(len(self._choices), p=self._weights)]
+            labels[b] = 0 if self.classes is None else self.classes[i]
             vol = self.volumes[i]
             if axis is not None:
                 vol = np.take(vol, self.rng.integers(vol.shape[1 + axis]), axis=1 + axis)
@@ -86,7 +96,7 @@ class CropSampler:
                 if self.rng.integers(2):
                     img = img[:, :, ::-1]
             out[b] = img
-        return out
+        return out, (None if self.classes is None else labels)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

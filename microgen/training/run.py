@@ -45,7 +45,10 @@ def train_from_files(
     progress: bool = False,
     segment_options: dict | None = None,
     init_from: str | os.PathLike | None = None,
+    classes: list[str] | None = None,
 ) -> Path:
+    """Train on label files; with ``classes`` (one name per file, ``config.num_classes`` of them)
+    one class-conditioned model learns every material."""
     mat, train, val, sources = load_training_volumes(paths, kind, config.holdout, segment_options)
     meta = {
         "kind": mat.name,
@@ -53,6 +56,10 @@ def train_from_files(
         "channels": mat.channel_names,
         "data": sources,
     }
+    if classes is not None:
+        meta["classes"] = list(classes)
+        for source, name in zip(sources, classes):
+            source["class"] = name
     validator = None
     if config.validate_every and val:
         from .validation import Validator
@@ -68,6 +75,7 @@ def train_from_files(
         resume=resume,
         validate_fn=validator,
         init_from=init_from,
+        classes=None if classes is None else list(range(len(classes))),
     )
     if progress and trainer.rank == 0:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -56,6 +56,9 @@ class TrainConfig:
     blocks: int = 1
     augment: bool = True
     holdout: float = 0.2
+    num_classes: int = 0
+    label_dropout: float = 0.0
+    count_scale: float = 1.0
     seed: int = 0
     checkpoint_every: int = 250
     validate_every: int = 0
@@ -66,6 +69,10 @@ class TrainConfig:
         for name in ("crop", "batch", "steps", "width", "blocks", "schedule_steps", "checkpoint_every", "log_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_classes < 0 or not 0.0 <= self.label_dropout < 1.0 or self.count_scale <= 0:
+            raise ValueError("num_classes must be >= 0, label_dropout in [0, 1) and count_scale > 0")
+        if self.label_dropout and not self.num_classes:
+            raise ValueError("label_dropout needs num_classes > 0")
         if self.crop % (2 ** (len(self.mults) - 1)):
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
 
@@ -78,6 +85,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def network_classes(self) -> int:
+        """Label embeddings: one per class, plus the "any class" label when labels are dropped."""
+        return self.num_classes + (1 if self.label_dropout else 0)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -107,6 +119,9 @@ class Trainer:
     out : path of the model directory (weights, config, card, checkpoint, log)
     meta : dict stored in the model's config (phases, data sources, ...)
     resume : continue from ``out/checkpoint.pt``; without it an existing checkpoint is an error
+    classes : class index of each training volume (``config.num_classes > 0``); with
+        ``config.label_dropout`` a share of the labels is replaced by ``num_classes`` ("any class"),
+        so one model also generates unconditionally (the paper's label embedding, Appendix D)
     """
 
     def __init__(
@@ -121,7 +136,12 @@ class Trainer:
         resume: bool = False,
         validate_fn: Callable | None = None,
         init_from: str | os.PathLike | None = None,
+        classes=None,
     ) -> None:
+        if bool(config.num_classes) != (classes is not None):
+            raise ValueError("give classes (one per training volume) exactly when config.num_classes > 0")
+        if classes is not None and not all(0 <= int(c) < config.num_classes for c in classes):
+            raise ValueError(f"classes must be integers in [0, {config.num_classes})")
         self.config = config
         self.out = Path(out)
         self.rank, self.world = _dist_info()
@@ -131,6 +151,11 @@ class Trainer:
         channels = train_volumes[0].shape[0]
         self.meta = dict(meta or {})
         self.meta.setdefault("training", {})
+        if config.num_classes:
+            self.meta.setdefault("classes", [str(c) for c in range(config.num_classes)])
+            if len(self.meta["classes"]) != config.num_classes:
+                raise ValueError(f"meta['classes'] must name {config.num_classes} classes")
+            self.meta["any_class"] = bool(config.label_dropout)
         net_cfg = NetworkConfig(
             channels=channels,
             ndim=2,
@@ -138,13 +163,17 @@ class Trainer:
             mults=list(config.mults),
             blocks=config.blocks,
             periodic=config.boundary == "periodic",
+            count_scale=config.count_scale,
+            num_classes=config.network_classes,
         )
         proc_cfg = ProcessConfig(r=config.resolved_r(), boundary=config.boundary, schedule=config.schedule_obj())
         torch.manual_seed(config.seed)
         self.model = DSDModel(net_cfg, proc_cfg, meta=self.meta).to(self.device)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.data = CropSampler(train_volumes, config.crop, augment=config.augment, seed=config.seed + 1000 * self.rank)
+        self.data = CropSampler(
+            train_volumes, config.crop, augment=config.augment, seed=config.seed + 1000 * self.rank, classes=classes
+        )
         self.val_volumes = val_volumes
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 7 + 1000 * self.rank)
         self.times = torch.as_tensor(config.schedule_obj().times(), dtype=torch.float64)
@@ -234,7 +263,14 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def train_step(self) -> dict:
         cfg = self.config
-        crops = torch.as_tensor(self.data.sample(cfg.batch), device=self.device).long()
+        crops, classes = self.data.sample(cfg.batch)
+        crops = torch.as_tensor(crops, device=self.device).long()
+        label = None
+        if classes is not None:
+            label = torch.as_tensor(classes, device=self.device)
+            if cfg.label_dropout:
+                drop = torch.rand(cfg.batch, generator=self.generator, device=self.device) < cfg.label_dropout
+                label = torch.where(drop, torch.full_like(label, cfg.num_classes), label)
         k = torch.randint(1, cfg.schedule_steps + 1, (cfg.batch,), generator=self.generator, device=self.device)
         k = k.cpu()
         t = self.times[k]
@@ -246,7 +282,7 @@ class Trainer:
             group["lr"] = lr_at(self.step, cfg)
         net = self.ddp or self.model.net
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            out = net(noisy, t.to(self.device).float())
+            out = net(noisy, t.to(self.device).float(), label)
         pred = out.float().unflatten(1, (self.model.channels, 4))
         if cfg.boundary == "noflux":
             pred = pred * self.model.open_moves(noisy.shape[2:], self.device)
@@ -394,7 +430,7 @@ class Trainer:
 def _fractions_seen(volumes, crop: int, seed: int, n: int = 256) -> list[dict]:
     """Fraction statistics per channel over ``n`` training crops (own generator: the training
     data order is unaffected)."""
-    crops = CropSampler(volumes, crop, augment=False, seed=seed + 99).sample(n)
+    crops = CropSampler(volumes, crop, augment=False, seed=seed + 99).sample(n)[0]
     return [fraction_summary(crops[:, c].reshape(n, -1).mean(1)) for c in range(crops.shape[1])]
 
 

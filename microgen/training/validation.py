@@ -46,7 +46,14 @@ class Validator:
     def generate(self, model) -> tuple[np.ndarray, dict]:
         start = time.time()
         gen = torch.Generator(device=model.device).manual_seed(self.seed)
-        res = sample(model, self.totals, (self.size, self.size), sampler=self.sampler, generator=gen)
+        res = sample(
+            model,
+            self.totals,
+            (self.size, self.size),
+            sampler=self.sampler,
+            generator=gen,
+            label=model.default_label(len(self.totals)),
+        )
         info = {
             "seconds": round(time.time() - start, 2),
             "evaluations": res.evaluations,

@@ -98,12 +98,36 @@ def test_crop_sampler_slices_every_axis_and_is_resumable():
     vol = to_channels(np.arange(4 * 20 * 24).reshape(4, 20, 24) % 3, [1, 2])
     s = CropSampler([vol], 4, seed=1)
     state = s.state_dict()
-    a = s.sample(50)
+    a, classes = s.sample(50)
     s.load_state_dict(state)
-    assert np.array_equal(a, s.sample(50))
+    assert np.array_equal(a, s.sample(50)[0]) and classes is None
     assert a.shape == (50, 2, 4, 4)
     with pytest.raises(ValueError, match="larger than every training volume"):
         CropSampler([vol], 32)
+
+
+def test_crop_sampler_keeps_each_volumes_class():
+    vols = [np.full((1, 8, 8), v, np.uint8) for v in range(5)]  # the content tells the volume
+    crops, classes = CropSampler(vols, 8, classes=[4, 3, 2, 1, 0], seed=0).sample(40)
+    assert np.array_equal(classes, 4 - crops[:, 0, 0, 0]) and len(set(classes)) > 1
+    with pytest.raises(ValueError, match="one class per training volume"):
+        CropSampler(vols, 8, classes=[0, 1])
+
+
+def test_class_conditioned_training_with_label_dropout(tmp_path):
+    vols = [to_channels(_stripes(), [1]), to_channels(1 - _stripes(), [1])]
+    cfg = _cfg(num_classes=2, label_dropout=0.25)
+    trainer = Trainer(cfg, vols, tmp_path / "m", device="cpu", classes=[0, 1])
+    model = trainer.fit()
+    assert model.network_config.num_classes == 3  # two classes + "any class"
+    x = torch.zeros((2, 1, 16, 16), dtype=torch.long)
+    x[:, :, ::2] = 1
+    t = torch.full((2,), 0.01)
+    a = model.particle_rates(x, t, torch.tensor([0, 0]))
+    b = model.particle_rates(x, t, torch.tensor([1, 2]))
+    assert not torch.allclose(a[1], b[1])  # the label reaches the rates
+    with pytest.raises(ValueError, match="exactly when config.num_classes"):
+        Trainer(_cfg(), vols, tmp_path / "n", device="cpu", classes=[0, 1])
 
 
 def test_holdout_block_is_disjoint():
