@@ -154,6 +154,8 @@ def generate_counts(
     one int for a one-channel model. Returns a :class:`Generation` whose ``images`` are the
     particle counts ``(n, C, *shape)``; ``images[b, c].sum() == totals[b][c]`` exactly.
     """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
     model = _model_on(model, device)
     arr = np.asarray(totals)
     if arr.ndim == 0:

@@ -132,6 +132,12 @@ def test_intensity_images_hold_exact_totals(totals):
         assert res.images.max() > 1  # more particles than pixels: stacking is the point
 
 
+@pytest.mark.parametrize("totals, n, match", [([-1], 1, ">= 0"), ([2.5], 1, "integers"), ([3], 0, "n must be")])
+def test_intensity_bad_input(totals, n, match):
+    with pytest.raises(ValueError, match=match):
+        microgen.generate_counts(_class_model(True), totals, shape=(8, 8), n=n, steps=3)
+
+
 def test_class_labels_by_name_index_or_any():
     model = _class_model(True)
     a = microgen.generate_counts(model, [[20], [20]], shape=(8, 8), label=["a", 2], seed=0, steps=5)
