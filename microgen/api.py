@@ -129,7 +129,9 @@ def generate(
         totals.append([exact_count(frac[p], voxels) for p in names])
     if per_image is None:
         totals = totals * n
-    res, seconds, seed = _run(model, totals, shape, sampler, steps, eps, seed, progress, label=label)
+    step_rule = _sampler(sampler, steps, eps)
+    gen, seed = _generator(model, seed)
+    res, seconds = _run(model, totals, shape, step_rule, gen, progress=progress, label=label)
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
     return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed)
@@ -163,7 +165,9 @@ def generate_counts(
     if arr.ndim == 1:
         arr = np.repeat(arr[None], n, axis=0)
     shape = model.check_shape(shape)
-    res, seconds, seed = _run(model, arr, shape, sampler, steps, eps, seed, False, label=label, exclusive=False)
+    step_rule = _sampler(sampler, steps, eps)
+    gen, seed = _generator(model, seed)
+    res, seconds = _run(model, arr, shape, step_rule, gen, label=label, exclusive=False)
     return Generation(res.counts, arr.tolist(), seconds, res.evaluations, [], seed)
 
 
@@ -197,13 +201,16 @@ def class_labels(model: DSDModel, label, n: int) -> torch.Tensor | None:
     return torch.as_tensor(out, dtype=torch.long, device=model.device)
 
 
-def _run(model, totals, shape, sampler, steps, eps, seed, progress, *, label=None, **options):
-    """Sample with the chosen step rule and seed; returns (SampleResult, seconds, seed)."""
-    step_rule = _sampler(sampler, steps, eps)
-    labels = class_labels(model, label, len(totals))
+def _generator(model, seed: int | None) -> tuple[torch.Generator, int]:
+    """A generator on the model's device seeded with ``seed`` (a fresh seed when None)."""
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    gen = torch.Generator(device=model.device).manual_seed(int(seed))
+    return torch.Generator(device=model.device).manual_seed(int(seed)), int(seed)
+
+
+def _run(model, totals, shape, step_rule, generator, *, progress=False, label=None, **options):
+    """Sample with ``step_rule`` and ``generator``; returns (SampleResult, seconds)."""
+    labels = class_labels(model, label, len(totals))
     start = time.perf_counter()
     callback = None
     bar = None
@@ -215,11 +222,13 @@ def _run(model, totals, shape, sampler, steps, eps, seed, progress, *, label=Non
         task = bar.add_task("sampling", total=1.0)
         callback = lambda t, evals: bar.update(task, completed=1.0 - t)  # noqa: E731
     try:
-        res = sample(model, totals, shape, sampler=step_rule, generator=gen, callback=callback, label=labels, **options)
+        res = sample(
+            model, totals, shape, sampler=step_rule, generator=generator, callback=callback, label=labels, **options
+        )
     finally:
         if bar is not None:
             bar.stop()
-    return res, time.perf_counter() - start, seed
+    return res, time.perf_counter() - start
 
 
 def _check_fractions(fractions: dict, names: list, kind) -> None:

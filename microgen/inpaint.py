@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from microgen.api import _model_on, _sampler, class_labels, exact_count
+from microgen.api import _generator, _model_on, _run, _sampler, exact_count
 from microgen.domains import get_kind
-from microgen.engine import sample
 
 
 @dataclass
@@ -57,8 +55,6 @@ def inpaint(
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
-    import time
-
     model = _model_on(model, device)
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
@@ -69,12 +65,8 @@ def inpaint(
     stride = model.network_config.stride
     pad = [(0, 0)] + [(0, (-s) % stride) for s in img.shape[1:]]
     step_rule = _sampler(sampler, steps, eps)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    gen = torch.Generator(device=model.device).manual_seed(int(seed))
-    labels = class_labels(model, label, 1)
-    out, counts, moved, evaluations = [], [], [], 0
-    start = time.perf_counter()
+    gen, _ = _generator(model, seed)
+    out, counts, moved, evaluations, seconds = [], [], [], 0, 0.0
     for b in range(len(img)):
         region = int(msk[b].sum())
         frac = requested or {n: float(np.mean(img[b][~msk[b]] == c)) for n, c in zip(names, kind.particle_labels)}
@@ -84,15 +76,8 @@ def inpaint(
         padded = np.pad(img[b], pad[1:], mode="edge")
         frozen = ~np.pad(msk[b], pad[1:], constant_values=False)
         fixed = np.stack([(padded == c) for c in kind.particle_labels]).astype(np.int64)
-        res = sample(
-            model,
-            [[want[n] for n in names]],
-            padded.shape,
-            sampler=step_rule,
-            generator=gen,
-            frozen=frozen,
-            fixed=fixed,
-            label=labels,
+        res, took = _run(
+            model, [[want[n] for n in names]], padded.shape, step_rule, gen, label=label, frozen=frozen, fixed=fixed
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):
@@ -101,8 +86,9 @@ def inpaint(
         counts.append(want)
         moved.append(int(res.moved[0]))
         evaluations += res.evaluations
+        seconds += took
     images = np.stack(out)
-    return Inpainting(images[0] if single else images, counts, time.perf_counter() - start, evaluations, moved)
+    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved)
 
 
 def _check_inputs(image, mask, kind) -> tuple[np.ndarray, np.ndarray]:
