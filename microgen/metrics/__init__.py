@@ -1,6 +1,7 @@
 """Microstructure metrics on label arrays (pure functions; heavy libraries imported lazily)."""
 
 from .fidelity import (
+    crop_axes,
     describe,
     descriptors_from_json,
     descriptors_to_json,
@@ -22,6 +23,7 @@ from .morphology import (
 from .transport import TransportResult, percolates, tortuosity, triple_phase_boundary_density
 
 __all__ = [
+    "crop_axes",
     "TransportResult",
     "percolates",
     "tortuosity",

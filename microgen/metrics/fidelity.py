@@ -120,14 +120,22 @@ def fidelity_table(generated, real, real_other, phases, *, tolerance: float = 1.
     return rows
 
 
+def crop_axes(shape, size: int) -> list:
+    """Where ``size x size`` 2D crops fit: for a 3D ``shape`` the axes whose slices are large
+    enough; for a 2D ``shape`` ``[None]`` (the image itself) if it is large enough; else ``[]``."""
+    if len(shape) == 2:
+        return [None] if min(shape) >= size else []
+    return [a for a in range(len(shape)) if all(shape[b] >= size for b in range(len(shape)) if b != a)]
+
+
 def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``n`` random ``size x size`` 2D crops (slices along random axes if ``volume`` is 3D)."""
     volume = np.asarray(volume)
+    axes = crop_axes(volume.shape, size) if volume.ndim == 3 else None
     out = []
     for _ in range(n):
         img = volume
         if volume.ndim == 3:
-            axes = [a for a in range(3) if all(volume.shape[b] >= size for b in range(3) if b != a)]
             if not axes:
                 raise ValueError(f"volume {volume.shape} is too small for {size}x{size} crops")
             axis = int(rng.choice(axes))

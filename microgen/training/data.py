@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgen.metrics.fidelity import crop_axes
+
 
 def to_channels(labels: np.ndarray, particle_labels, allowed=None) -> np.ndarray:
     """One uint8 channel per particle label: ``out[c] = (labels == particle_labels[c])``.
@@ -66,12 +68,7 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
         self._choices = []  # (volume index, axis) pairs with enough room for a crop
         for i, vol in enumerate(volumes):
-            spatial = vol.shape[1:]
-            axes = range(len(spatial)) if len(spatial) == 3 else [None]
-            for axis in axes:
-                plane = [s for a, s in enumerate(spatial) if a != axis]
-                if all(s >= self.crop for s in plane):
-                    self._choices.append((i, axis))
+            self._choices += [(i, axis) for axis in crop_axes(vol.shape[1:], self.crop)]
         if not self._choices:
             shapes = [v.shape[1:] for v in volumes]
             raise ValueError(f"crop {self.crop} is larger than every training volume {shapes}")

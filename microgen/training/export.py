@@ -14,7 +14,14 @@ import torch
 from microgen.domains import get_kind
 from microgen.engine import DSDModel, PoissonLeaping, sample
 from microgen.io import read_volume
-from microgen.metrics import describe, descriptors_to_json, fidelity_table, random_crops, reference_sets
+from microgen.metrics import (
+    crop_axes,
+    describe,
+    descriptors_to_json,
+    fidelity_table,
+    random_crops,
+    reference_sets,
+)
 
 from .data import fraction_summary, split_holdout
 
@@ -42,11 +49,6 @@ def reference_statistics(
         "B": descriptors_to_json(describe(b, phases, diffusivity=diffusivity)),
         "counts": [[int((im == p).sum()) for p in phases] for im in a],
     }
-
-
-def _croppable(volume: np.ndarray, size: int) -> bool:
-    dims = volume.shape
-    return any(all(dims[b] >= size for b in range(len(dims)) if b != a) for a in range(len(dims)))
 
 
 def export_model(
@@ -82,7 +84,7 @@ def export_model(
     sets = [
         reference_statistics(train, held, phases, s, n_ref, rng, diffusivity=mat.transport_phase)
         for s in dict.fromkeys((size, *reference_sizes))
-        if s == size or _croppable(held, s)
+        if s == size or crop_axes(held.shape, s)
     ]
     ref = sets[0]
     # fidelity: generate at the fractions of the held-out crops, compare with them
