@@ -77,11 +77,11 @@ def validate(
     found = set(np.unique(gen).tolist())
     if found - allowed:
         raise ValueError(f"labels {sorted(found - allowed)} are not {kind} phases (allowed: {sorted(allowed)})")
+    if gen.shape[1] != gen.shape[2]:
+        raise ValueError(f"generated images must be square (reference crops are), got {gen.shape[1:]}")
     diffusivity = get_kind(kind).transport_phase if transport else None
     name = str(reference)
     if isinstance(reference, (str, os.PathLike)) and name in registry.available():
-        if gen.shape[1] != gen.shape[2]:
-            raise ValueError(f"generated images must be square to compare with stored statistics, got {gen.shape[1:]}")
         ref = registry.reference(name, gen.shape[1])
         ref_a = descriptors_from_json(ref["A"])
         ref_b = descriptors_from_json(ref["B"])
@@ -107,8 +107,6 @@ def validate(
         if labels.ndim != 3 or labels.shape[0] < 2:
             raise ValueError("a reference volume must be 3D (two disjoint blocks are cut along axis 0)")
         size = gen.shape[1]
-        if gen.shape[1] != gen.shape[2]:
-            raise ValueError(f"generated images must be square to compare with volume crops, got {gen.shape[1:]}")
         rng = np.random.default_rng(seed)
         half = labels.shape[0] // 2
         set_a, set_b = reference_sets(labels[half:], labels[:half], n_reference, size, phases, rng)
