@@ -3,21 +3,6 @@ import pytest
 
 import microgen
 from microgen.api import exact_count
-from tests.helpers import tiny_model
-
-
-@pytest.fixture(scope="module")
-def cathode_dir(tmp_path_factory):
-    model = tiny_model(channels=2)
-    model.meta.update({"kind": "cathode", "fractions_range": {"active": [0.3, 0.6], "binder": [0.05, 0.2]}})
-    return model.save(tmp_path_factory.mktemp("m") / "nmc-tiny")
-
-
-@pytest.fixture(scope="module")
-def rock_dir(tmp_path_factory):
-    model = tiny_model(channels=1)
-    model.meta.update({"kind": "rock"})
-    return model.save(tmp_path_factory.mktemp("m") / "rock-tiny")
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])

@@ -12,20 +12,6 @@ from microgen.engine import DSDModel, NetworkConfig, ProcessConfig, Schedule
 from tests.helpers import tiny_model
 
 
-@pytest.fixture(scope="module")
-def rock_dir(tmp_path_factory):
-    model = tiny_model(channels=1)
-    model.meta.update({"kind": "rock"})
-    return model.save(tmp_path_factory.mktemp("m") / "rock-tiny")
-
-
-@pytest.fixture(scope="module")
-def cathode_dir(tmp_path_factory):
-    model = tiny_model(channels=2)
-    model.meta.update({"kind": "cathode"})
-    return model.save(tmp_path_factory.mktemp("m") / "nmc-tiny")
-
-
 def _scan(shape, seed, codes=(0, 1)):
     return np.random.default_rng(seed).choice(codes, size=shape).astype(np.uint8)
 
