@@ -35,9 +35,16 @@ def main() -> None:
     p.add_argument("--eps", type=float, nargs="*", default=[0.05, 0.1, 0.2])
     p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100, 200])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None, help="also write the results as JSON")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--json",
+        default=None,
+        help="write the results as JSON after every sampler; samplers already in the file are not run again",
+    )
     p.add_argument("--figure", default=None, help="write the fidelity-vs-evaluations figure (PNG)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = DSDModel.load(args.model)
     kind = get_kind(model.meta.get("kind", "rock"))
     phases = list(kind.particle_labels)
@@ -47,9 +54,13 @@ def main() -> None:
     ref_a, ref_b = describe(real, phases), describe(other, phases)
     totals = [[int((im == c).sum()) for c in phases] for im in real]
     rules = [BinomialTauLeaping(e) for e in args.eps] + [PoissonLeaping(s) for s in args.steps]
-    results = []
+    done = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else []
+    results = list(done)
     print(f"model {args.model} (r = {model.r}), {args.n} images of {args.size}^2, threads {torch.get_num_threads()}")
     for rule in rules:
+        if any(r["sampler"] == repr(rule) for r in results):
+            _print(next(r for r in results if r["sampler"] == repr(rule)))
+            continue
         start = time.perf_counter()
         res = sample(
             model, totals, (args.size, args.size), sampler=rule, generator=torch.Generator().manual_seed(args.seed)
@@ -65,14 +76,9 @@ def main() -> None:
             "ratios": {r["metric"]: r["ratio"] for r in rows},
         }
         results.append(rec)
-        worst = max(v for k, v in rec["ratios"].items() if not k.startswith("fraction"))
-        print(
-            f"{rec['sampler']:52s} evals {rec['evaluations']:6d}  {rec['seconds_per_sample']:7.2f} s/sample  "
-            f"moved {100 * rec['moved_fraction']:5.2f} %  worst ratio {worst:6.2f}  "
-            + " ".join(f"{k}={v:.2f}" for k, v in rec["ratios"].items() if not k.startswith("fraction"))
-        )
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        _print(rec)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
     if args.figure:
         import matplotlib
 
@@ -100,6 +106,16 @@ def main() -> None:
         ax.set_ylabel("distance / natural spread")
         ax.legend(fontsize=6, ncol=2)
         fig.savefig(args.figure, dpi=90)
+
+
+def _print(rec: dict) -> None:
+    worst = max(v for k, v in rec["ratios"].items() if not k.startswith("fraction"))
+    print(
+        f"{rec['sampler']:52s} evals {rec['evaluations']:6d}  {rec['seconds_per_sample']:7.2f} s/sample  "
+        f"moved {100 * rec['moved_fraction']:5.2f} %  worst ratio {worst:6.2f}  "
+        + " ".join(f"{k}={v:.2f}" for k, v in rec["ratios"].items() if not k.startswith("fraction")),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

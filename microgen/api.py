@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from microgen.domains import get_kind, registry
-from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, sample
+from microgen.engine import DSDModel, sample
+from microgen.engine.sampler import make_sampler, resolve_precision
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("poisson", "binomial")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Generation:
     evaluations: int
     moved: list = field(default_factory=list)
     seed: int | None = None
+    sampler: str = ""
 
 
 def list_models() -> list[dict]:
@@ -69,14 +70,6 @@ def _device(device) -> torch.device:
     return device
 
 
-def _sampler(sampler: str, steps: int, eps: float):
-    if sampler == "poisson":
-        return PoissonLeaping(steps=steps)
-    if sampler == "binomial":
-        return BinomialTauLeaping(eps)
-    raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-
-
 def exact_count(fraction: float, voxels: int) -> int:
     """``floor(fraction * voxels + 0.5)``: the voxel count microgen produces for a fraction."""
     return int(math.floor(fraction * voxels + 0.5))
@@ -90,9 +83,10 @@ def generate(
     n: int = 1,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "poisson",
+    sampler: str = "trapezoidal",
     steps: int = 100,
     eps: float = 0.1,
+    precision: str = "auto",
     progress: bool = False,
     label=None,
 ) -> Generation:
@@ -107,7 +101,11 @@ def generate(
     shape : spatial shape; sides must be multiples of the network stride
     n : number of images (>= 1); they share each network evaluation
     seed : same seed, same output on the same device
-    sampler : ``"poisson"`` (``steps`` evaluations) or ``"binomial"`` (the paper's rule, CFL ``eps``)
+    sampler : ``"trapezoidal"`` (second-order leaping, the default), ``"poisson"`` (first order)
+        or ``"binomial"`` (the paper's rule with CFL ``eps``: thousands of evaluations)
+    steps : network evaluations per sample for the trapezoidal (even) and Poisson samplers
+    precision : network arithmetic, ``"auto"`` (bfloat16 where the device computes it natively),
+        ``"float32"``, ``"bfloat16"`` or ``"float16"`` (CUDA)
     label : class of a class-conditioned model (name or index; one, or one per image)
     """
     model = _model_on(model, device)
@@ -129,12 +127,13 @@ def generate(
         totals.append([exact_count(frac[p], voxels) for p in names])
     if per_image is None:
         totals = totals * n
-    step_rule = _sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, steps, eps)
+    precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
-    res, seconds = _run(model, totals, shape, step_rule, gen, progress=progress, label=label)
+    res, seconds = _run(model, totals, shape, step_rule, gen, progress=progress, label=label, precision=precision)
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
-    return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed)
+    return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed, f"{step_rule!r}, {precision}")
 
 
 def generate_counts(
@@ -146,9 +145,10 @@ def generate_counts(
     label=None,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "poisson",
+    sampler: str = "trapezoidal",
     steps: int = 100,
     eps: float = 0.1,
+    precision: str = "auto",
 ) -> Generation:
     """Intensity images (many particles per pixel, e.g. grey levels) with exact totals.
 
@@ -165,10 +165,11 @@ def generate_counts(
     if arr.ndim == 1:
         arr = np.repeat(arr[None], n, axis=0)
     shape = model.check_shape(shape)
-    step_rule = _sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, steps, eps)
+    precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
-    res, seconds = _run(model, arr, shape, step_rule, gen, label=label, exclusive=False)
-    return Generation(res.counts, arr.tolist(), seconds, res.evaluations, [], seed)
+    res, seconds = _run(model, arr, shape, step_rule, gen, label=label, exclusive=False, precision=precision)
+    return Generation(res.counts, arr.tolist(), seconds, res.evaluations, [], seed, f"{step_rule!r}, {precision}")
 
 
 def _model_on(model, device) -> DSDModel:

@@ -177,7 +177,7 @@ def _parse_shape(size, shape) -> tuple[int, ...]:
     return (size, size)
 
 
-def _generate_command(kind, model_name, fractions, output, size, shape, n, seed, device, preview, steps, overwrite):
+def _generate_command(kind, model_name, fractions, output, size, shape, n, seed, device, preview, sampling, overwrite):
     """Shared body of `microgen rock` and `microgen cathode`: check outputs first, generate, write."""
     import json
 
@@ -192,7 +192,7 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
     if preview:
         check_output(preview, overwrite=overwrite, extensions=(".png",))
     model = microgen.load_model(model_name, device, kind=kind)
-    res = microgen.generate(model, fractions, shape=dims, n=n, seed=seed, device=device, steps=steps, progress=True)
+    res = microgen.generate(model, fractions, shape=dims, n=n, seed=seed, device=device, progress=True, **sampling)
     images = res.images if n > 1 else res.images[0]
     cfg = json.loads((registry.resolve(model_name) / "config.json").read_text())
     exact = {k: v / float(np.prod(dims)) for k, v in res.counts[0].items()}
@@ -204,7 +204,8 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         "model_sha256": cfg.get("weights_sha256"),
         "seed": res.seed,
         "microgen_version": microgen.__version__,
-        "sampler": f"poisson leaping, {steps} steps",
+        "sampler": res.sampler,
+        "network_evaluations": res.evaluations,
     }
     write_volume(output, images, metadata=meta, overwrite=overwrite)
     if preview:
@@ -215,6 +216,29 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         f"{res.evaluations} network evaluations, seed {res.seed}"
     )
 
+
+SAMPLING = [
+    click.option(
+        "--sampler",
+        type=click.Choice(["trapezoidal", "poisson", "binomial"]),
+        default="trapezoidal",
+        show_default=True,
+        help="Step rule: second-order leaping, first-order leaping, or the paper's binomial rule (slow).",
+    ),
+    click.option(
+        "--steps",
+        default=100,
+        show_default=True,
+        help="Network evaluations per sample (even for trapezoidal; ignored by binomial).",
+    ),
+    click.option(
+        "--precision",
+        type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+        default="auto",
+        show_default=True,
+        help="Network arithmetic; auto = bfloat16 where the device computes it natively.",
+    ),
+]
 
 _COMMON = [
     click.option(
@@ -230,9 +254,15 @@ _COMMON = [
     click.option("--seed", type=int, default=None, help="Random seed (same seed, same images)."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview."),
-    click.option("--steps", default=100, show_default=True, help="Sampler steps (network evaluations)."),
+    *SAMPLING,
     click.option("--overwrite", is_flag=True, help="Replace existing output files."),
 ]
+
+
+def _sampling(func):
+    for option in reversed(SAMPLING):
+        func = option(func)
+    return func
 
 
 def _common(func):
@@ -245,10 +275,13 @@ def _common(func):
 @click.option("--type", "rock_type", default="berea", show_default=True, help="Pretrained rock model or model dir.")
 @click.option("--porosity", type=float, required=True, help="Pore fraction in (0, 1).")
 @_common
-def rock(rock_type, porosity, output, size, shape, n, seed, device, preview, steps, overwrite) -> None:
+def rock(
+    rock_type, porosity, output, size, shape, n, seed, device, preview, sampler, steps, precision, overwrite
+) -> None:
     """Generate rock images with an exact porosity (1 = pore, 0 = grain)."""
+    sampling = {"sampler": sampler, "steps": steps, "precision": precision}
     _generate_command(
-        "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, steps, overwrite
+        "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, sampling, overwrite
     )
 
 
@@ -257,7 +290,9 @@ def rock(rock_type, porosity, output, size, shape, n, seed, device, preview, ste
 @click.option("--active", type=float, required=True, help="Active-material fraction in (0, 1).")
 @click.option("--binder", type=float, required=True, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
 @_common
-def cathode(model_name, active, binder, output, size, shape, n, seed, device, preview, steps, overwrite) -> None:
+def cathode(
+    model_name, active, binder, output, size, shape, n, seed, device, preview, sampler, steps, precision, overwrite
+) -> None:
     """Generate 3-phase cathode images with exact fractions (0 = pore, 1 = active, 2 = binder)."""
     _generate_command(
         "cathode",
@@ -270,7 +305,7 @@ def cathode(model_name, active, binder, output, size, shape, n, seed, device, pr
         seed,
         device,
         preview,
-        steps,
+        {"sampler": sampler, "steps": steps, "precision": precision},
         overwrite,
     )
 
@@ -297,10 +332,12 @@ def cathode(model_name, active, binder, output, size, shape, n, seed, device, pr
 )
 @click.option("--seed", type=int, default=None, help="Random seed.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--steps", default=100, show_default=True, help="Sampler steps (network evaluations).")
+@_sampling
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-def inpaint(scan, mask_path, output, model_name, porosity, fraction, seed, device, steps, preview, overwrite) -> None:
+def inpaint(
+    scan, mask_path, output, model_name, porosity, fraction, seed, device, sampler, steps, precision, preview, overwrite
+) -> None:
     """Fill the masked region of a label image (or each slice of a stack) with exact counts.
 
     Voxels outside the mask are kept bit for bit; without --porosity/--fraction the region gets
@@ -327,7 +364,16 @@ def inpaint(scan, mask_path, output, model_name, porosity, fraction, seed, devic
     if model_name is None:
         model_name = "nmc" if np.max(image) >= 2 else "berea"
     res = microgen.inpaint(
-        image, mask, model=model_name, porosity=porosity, fractions=fractions, seed=seed, device=device, steps=steps
+        image,
+        mask,
+        model=model_name,
+        porosity=porosity,
+        fractions=fractions,
+        seed=seed,
+        device=device,
+        sampler=sampler,
+        steps=steps,
+        precision=precision,
     )
     write_volume(
         output,

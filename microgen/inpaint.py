@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microgen.api import _generator, _model_on, _run, _sampler, exact_count
+from microgen.api import _generator, _model_on, _run, exact_count
 from microgen.domains import get_kind
+from microgen.engine.sampler import make_sampler, resolve_precision
 
 
 @dataclass
@@ -37,9 +38,10 @@ def inpaint(
     fractions: dict | None = None,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "poisson",
+    sampler: str = "trapezoidal",
     steps: int = 100,
     eps: float = 0.1,
+    precision: str = "auto",
     label=None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
@@ -52,6 +54,7 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
+    sampler, steps, eps, precision : as for :func:`microgen.generate`
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
@@ -64,7 +67,8 @@ def inpaint(
     names = kind.channel_names
     stride = model.network_config.stride
     pad = [(0, 0)] + [(0, (-s) % stride) for s in img.shape[1:]]
-    step_rule = _sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, steps, eps)
+    precision = resolve_precision(precision, model.device)
     gen, _ = _generator(model, seed)
     out, counts, moved, evaluations, seconds = [], [], [], 0, 0.0
     for b in range(len(img)):
@@ -77,7 +81,15 @@ def inpaint(
         frozen = ~np.pad(msk[b], pad[1:], constant_values=False)
         fixed = np.stack([(padded == c) for c in kind.particle_labels]).astype(np.int64)
         res, took = _run(
-            model, [[want[n] for n in names]], padded.shape, step_rule, gen, label=label, frozen=frozen, fixed=fixed
+            model,
+            [[want[n] for n in names]],
+            padded.shape,
+            step_rule,
+            gen,
+            label=label,
+            frozen=frozen,
+            fixed=fixed,
+            precision=precision,
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):

@@ -32,7 +32,7 @@ def test_rock_api_and_reproducibility(rock_dir):
     c = microgen.generate_rock(0.19, rock=str(rock_dir), shape=(16, 16), n=3, seed=6, steps=10, device="cpu")
     assert a.shape == (3, 16, 16) and (a.sum(axis=(1, 2)) == exact_count(0.19, 256)).all()
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    per_image = microgen.generate(rock_dir, [{"pore": 0.1}, {"pore": 0.3}], shape=(16, 16), seed=0, steps=5)
+    per_image = microgen.generate(rock_dir, [{"pore": 0.1}, {"pore": 0.3}], shape=(16, 16), seed=0, steps=6)
     assert [int(im.sum()) for im in per_image.images] == [exact_count(0.1, 256), exact_count(0.3, 256)]
 
 
@@ -45,7 +45,10 @@ def test_rock_api_and_reproducibility(rock_dir):
         ({"fractions": {"active": 0.5, "binder": 0.1, "carbon": 0.1}}, "unknown phase"),
         ({"n": 0}, "n must be"),
         ({"shape": (7, 8)}, "stride"),
-        ({"sampler": "euler"}, "poisson"),
+        ({"sampler": "euler"}, "trapezoidal.*poisson.*binomial"),
+        ({"steps": 7}, "even"),
+        ({"steps": 0}, ">= 1"),
+        ({"precision": "int8"}, "float32.*bfloat16"),
     ],
 )
 def test_bad_input(cathode_dir, kwargs, match):
@@ -65,3 +68,14 @@ def test_unknown_rock_names_the_choices(rock_dir):
 def test_rock_model_refused_for_cathode(rock_dir):
     with pytest.raises(ValueError, match="not a cathode model"):
         microgen.generate_cathode({"active": 0.5, "binder": 0.1}, model=str(rock_dir))
+
+
+@pytest.mark.parametrize("sampler, steps", [("trapezoidal", 8), ("poisson", 7)])
+def test_sampler_choice_sets_the_evaluation_budget(rock_dir, sampler, steps):
+    gen = microgen.generate(
+        rock_dir, {"pore": 0.3}, shape=(16, 16), n=2, seed=1, sampler=sampler, steps=steps, precision="float32"
+    )
+    assert gen.evaluations == steps
+    assert gen.sampler.startswith({"trapezoidal": "TrapezoidalLeaping", "poisson": "PoissonLeaping"}[sampler])
+    assert gen.sampler.endswith("float32")
+    assert all((im == 1).sum() == exact_count(0.3, 256) for im in gen.images)

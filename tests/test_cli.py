@@ -93,7 +93,7 @@ def test_train_resume_and_export(tmp_path):
             "--n-gen",
             "2",
             "--steps",
-            "5",
+            "6",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -146,7 +146,7 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
             "--seed",
             "0",
             "--steps",
-            "5",
+            "6",
             "--preview",
             str(tmp_path / "p.png"),
         ],
@@ -163,18 +163,22 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
 def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
     model = _tiny_rock(tmp_path)
     runner = CliRunner()
-    base = ["rock", "--type", str(model), "-o", str(tmp_path / "o.tif"), "--size", "16", "--steps", "3"]
+    base = ["rock", "--type", str(model), "-o", str(tmp_path / "o.tif"), "--size", "16", "--steps", "4"]
     cases = [
         (["--porosity", "1.2"], "(0, 1)"),
         (["--porosity", "0"], "(0, 1)"),
         (["--porosity", "0.2", "-n", "0"], "-n must be"),
         (["--porosity", "0.2", "--shape", "15x16"], "stride"),
         (["--porosity", "0.2", "--shape", "abc"], "--shape"),
+        (["--porosity", "0.2", "--steps", "7"], "even"),
+        (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'poisson', 'binomial'"),
+        (["--porosity", "0.2", "--precision", "int8"], "'auto', 'float32', 'bfloat16'"),
     ]
     for extra, message in cases:
         res = runner.invoke(main, base + extra)
         assert res.exit_code == 2 and message in res.output, (extra, res.output)
         assert "Traceback" not in res.output
+        assert not (tmp_path / "o.tif").exists()
     res = runner.invoke(main, ["rock", "--type", "savonnieres", "--porosity", "0.2", "-o", str(tmp_path / "o.tif")])
     assert res.exit_code == 2 and "microgen train" in res.output
     res = runner.invoke(main, ["rock", "--type", str(model), "-o", str(tmp_path / "o.png"), "--porosity", "0.2"])

@@ -92,7 +92,7 @@ def test_inpaint_cli(tmp_path, rock_dir):
     tifffile.imwrite(tmp_path / "scan.tif", scan)
     tifffile.imwrite(tmp_path / "mask.tif", mask)
     base = ["inpaint", str(tmp_path / "scan.tif"), "--mask", str(tmp_path / "mask.tif"), "--model", str(rock_dir)]
-    res = CliRunner().invoke(main, base + ["--porosity", "0.4", "--steps", "5", "-o", str(tmp_path / "out.tif")])
+    res = CliRunner().invoke(main, base + ["--porosity", "0.4", "--steps", "6", "-o", str(tmp_path / "out.tif")])
     assert res.exit_code == 0, res.output
     out = tifffile.imread(tmp_path / "out.tif")
     assert int((out[mask > 0] == 1).sum()) == round(0.4 * 49) and np.array_equal(out[mask == 0], scan[mask == 0])
@@ -121,21 +121,21 @@ def test_intensity_images_hold_exact_totals(totals):
 @pytest.mark.parametrize("totals, n, match", [([-1], 1, ">= 0"), ([2.5], 1, "integers"), ([3], 0, "n must be")])
 def test_intensity_bad_input(totals, n, match):
     with pytest.raises(ValueError, match=match):
-        microgen.generate_counts(_class_model(True), totals, shape=(8, 8), n=n, steps=3)
+        microgen.generate_counts(_class_model(True), totals, shape=(8, 8), n=n, steps=4)
 
 
 def test_class_labels_by_name_index_or_any():
     model = _class_model(True)
-    a = microgen.generate_counts(model, [[20], [20]], shape=(8, 8), label=["a", 2], seed=0, steps=5)
-    b = microgen.generate_counts(model, [[20], [20]], shape=(8, 8), label=[0, "c"], seed=0, steps=5)
+    a = microgen.generate_counts(model, [[20], [20]], shape=(8, 8), label=["a", 2], seed=0, steps=6)
+    b = microgen.generate_counts(model, [[20], [20]], shape=(8, 8), label=[0, "c"], seed=0, steps=6)
     assert np.array_equal(a.images, b.images)
-    microgen.generate_counts(model, [20], shape=(8, 8), seed=0, steps=5)  # "any class"
+    microgen.generate_counts(model, [20], shape=(8, 8), seed=0, steps=6)  # "any class"
     with pytest.raises(ValueError, match=r"unknown class 'z'; classes of this model: \['a', 'b', 'c'\]"):
-        microgen.generate_counts(model, [20], shape=(8, 8), label="z", steps=5)
+        microgen.generate_counts(model, [20], shape=(8, 8), label="z", steps=6)
     with pytest.raises(ValueError, match="class-conditioned: pass a label"):
-        microgen.generate_counts(_class_model(False), [20], shape=(8, 8), steps=5)
+        microgen.generate_counts(_class_model(False), [20], shape=(8, 8), steps=6)
     with pytest.raises(ValueError, match="not class-conditioned"):
-        microgen.generate_counts(tiny_model(), [20], shape=(8, 8), label="a", steps=5)
+        microgen.generate_counts(tiny_model(), [20], shape=(8, 8), label="a", steps=6)
 
 
 def test_train_cli_classes(tmp_path):

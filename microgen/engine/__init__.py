@@ -7,7 +7,16 @@ from .losses import rate_loss
 from .model import DSDModel, ProcessConfig
 from .network import NetworkConfig, RateUNet
 from .process import DSDProcess
-from .sampler import BinomialTauLeaping, PoissonLeaping, SampleResult, default_t_end, resolve_collisions, sample
+from .sampler import (
+    BinomialTauLeaping,
+    PoissonLeaping,
+    SampleResult,
+    TrapezoidalLeaping,
+    default_t_end,
+    resolve_collisions,
+    resolve_precision,
+    sample,
+)
 from .schedules import Schedule
 
 __all__ = [
@@ -22,10 +31,12 @@ __all__ = [
     "RateUNet",
     "SampleResult",
     "Schedule",
+    "TrapezoidalLeaping",
     "default_t_end",
     "directions",
     "kernels",
     "rate_loss",
     "resolve_collisions",
+    "resolve_precision",
     "sample",
 ]

@@ -1,13 +1,19 @@
-"""Reverse-time sampling by binomial tau-leaping (Algorithm 2) and collision resolution.
+"""Reverse-time sampling: step rules and collision resolution.
 
 The pipeline :func:`sample` is short on purpose: start from the stationary law with the requested
-particle totals, repeatedly ask the model for rates and let a step rule (:class:`BinomialTauLeaping`)
-move particles, then turn counts into a label image (:func:`resolve_collisions`). Every move
-relocates a particle, so the totals per image and channel are exact at every step.
+particle totals, repeatedly let a step rule ask the model for rates and move particles, then turn
+counts into a label image (:func:`resolve_collisions`). Every move relocates a particle, so the
+totals per image and channel are exact at every step.
+
+Step rules: :class:`BinomialTauLeaping` (the paper's Algorithm 2, about ``4 r / eps`` network
+evaluations), :class:`PoissonLeaping` (first order on a fixed time grid, many hops per particle per
+step) and :class:`TrapezoidalLeaping` (second order, two evaluations per grid step). Each has
+``advance(counts, t, t_end, rate_fn, generator, ...) -> (counts, t_next, evaluations)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -75,34 +81,21 @@ class BinomialTauLeaping:
         tau = self.eps / total if total > 0 else math.inf
         return min(tau, max(t - t_end, 0.0))
 
-    def step(self, counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
-        """Move particles for a leap ``tau`` (per image) under per-particle ``rates``."""
-        return binomial_moves(counts, rates, tau, generator)
+    def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
+        """One leap from ``t``: returns ``(counts, t_next, network evaluations)``."""
+        rates = rate_fn(counts, t)
+        tau = self.leap(rates * (counts > 0).unsqueeze(2), t, t_end)
+        t_next = t_end if t - tau <= t_end * (1 + 1e-12) else t - tau
+        return binomial_moves(counts, rates, _per_image(tau, counts), generator), t_next, 1
 
 
-class PoissonLeaping:
-    """Per-particle Poisson leaping on a fixed time grid: many hops per particle per step.
+class _GridRule:
+    """Step rules on a fixed time grid of ``steps`` leaps from ``t = 1`` to ``t_end``.
 
-    During a leap of length ``tau`` every particle makes ``Poisson(tau q_j)`` hops in each direction
-    ``j`` (``q_j`` its per-particle rate, held fixed over the leap) and moves by the net displacement
-    per axis. Where the reverse rates are nearly symmetric (large ``t``) this is the exact
-    symmetric random walk, whatever ``tau``; only the drift (the rate asymmetry) is leaped, so the
-    step count is set by how fast the rates change, not by their size. Particles are moved, never
-    created, so the totals stay exact.
-
-    The time grid (one network evaluation per step) runs from ``t = 1`` to ``t_end`` at ``steps``
-    uniform values of ``u`` from 1 to 0: ``t = t_end + (1 - t_end) u**power`` for
-    ``grid="power"``, or ``log t = (1 - u**power) log t_end`` for ``grid="log"`` (geometric for
+    The grid takes ``steps`` uniform values of ``u`` from 1 to 0: ``t = t_end + (1 - t_end) u**power``
+    for ``grid="power"``, or ``log t = (1 - u**power) log t_end`` for ``grid="log"`` (geometric for
     ``power = 1``; near ``t_end`` the reverse rates grow like ``1/t``, so steps proportional to
     ``t`` keep the leap condition there).
-
-    Parameters
-    ----------
-    steps : int
-        Network evaluations per sample (>= 1).
-    power : float
-        Grid exponent.
-    grid : {"log", "power"}
     """
 
     GRIDS = ("log", "power")
@@ -118,23 +111,108 @@ class PoissonLeaping:
         self.power = float(power)
         self.kind = grid
 
-    def __repr__(self) -> str:
-        return f"PoissonLeaping(steps={self.steps}, power={self.power}, grid={self.kind!r})"
-
     def grid(self, t_end: float) -> np.ndarray:
         u = np.linspace(1.0, 0.0, self.steps + 1)
         if self.kind == "power":
-            return t_end + (1.0 - t_end) * u**self.power
-        return np.exp((1.0 - u**self.power) * np.log(t_end))
+            grid = t_end + (1.0 - t_end) * u**self.power
+        else:
+            grid = np.exp((1.0 - u**self.power) * np.log(t_end))
+        grid[0], grid[-1] = 1.0, t_end  # exactly, whatever the rounding of exp(log(.))
+        return grid
+
+    def next_time(self, t: float, t_end: float) -> float:
+        """The next grid time below ``t`` (``t_end`` at the end)."""
+        grid = self.grid(t_end)
+        below = grid[grid < t * (1 - 1e-9)]
+        return float(below.max()) if below.size else t_end
 
     def leap(self, rates: torch.Tensor, t: float, t_end: float) -> float:
         """Distance from ``t`` to the next grid time below it."""
-        grid = self.grid(t_end)
-        below = grid[grid < t * (1 - 1e-9)]
-        return max(t - (below.max() if below.size else t_end), 0.0)
+        return max(t - self.next_time(t, t_end), 0.0)
 
-    def step(self, counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
-        return poisson_moves(counts, rates, tau, generator, boundary=boundary, frozen=frozen)
+
+class PoissonLeaping(_GridRule):
+    """Per-particle Poisson leaping on a fixed time grid: many hops per particle per step.
+
+    During a leap of length ``tau`` every particle makes ``Poisson(tau q_j)`` hops in each direction
+    ``j`` (``q_j`` its per-particle rate, held fixed over the leap) and moves by the net displacement
+    per axis. Where the reverse rates are nearly symmetric (large ``t``) this is the exact
+    symmetric random walk, whatever ``tau``; only the drift (the rate asymmetry) is leaped, so the
+    step count is set by how fast the rates change, not by their size. Particles are moved, never
+    created, so the totals stay exact. One network evaluation per step; grid as in
+    :class:`_GridRule`.
+
+    Parameters
+    ----------
+    steps : int
+        Network evaluations per sample (>= 1).
+    power : float
+        Grid exponent.
+    grid : {"log", "power"}
+    """
+
+    def __repr__(self) -> str:
+        return f"PoissonLeaping(steps={self.steps}, power={self.power}, grid={self.kind!r})"
+
+    def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
+        t_next = self.next_time(t, t_end)
+        rates = rate_fn(counts, t)
+        tau = _per_image(t - t_next, counts)
+        return poisson_moves(counts, rates, tau, generator, boundary=boundary, frozen=frozen), t_next, 1
+
+
+class TrapezoidalLeaping(_GridRule):
+    """Second-order Poisson leaping: the theta-trapezoidal rule for the reverse process.
+
+    Each grid step from ``t`` to ``t - tau`` evaluates the network twice (Ren, Chen, Zhang & Ying
+    2025, "Fast solvers for discrete diffusion models", theta-trapezoidal method, applied here per
+    particle):
+
+    1. Poisson leaping with the rates ``q`` at ``(x, t)`` for ``theta * tau``, giving ``x*``;
+    2. from ``x*``, Poisson leaping for ``(1 - theta) tau`` with the extrapolated rates
+       ``max(a1 q* - a2 q, 0)``, where ``q*`` are the rates at ``(x*, t - theta tau)`` and
+       ``a1 = 1 / (2 theta (1 - theta))``, ``a2 = ((1 - theta)**2 + theta**2) / (2 theta (1 - theta))``.
+
+    Both rate fields are per particle and defined on every voxel, so stage 2 reads each particle's
+    rates at its stage-1 position. The combination cancels the first-order error of holding the
+    rates fixed over a leap; particles are only moved, so totals stay exact.
+
+    Parameters
+    ----------
+    steps : int
+        Grid steps (two network evaluations each).
+    theta : float
+        Where the second evaluation sits inside the step, in (0, 1).
+    power, grid :
+        Time grid, as for :class:`PoissonLeaping`.
+    """
+
+    def __init__(self, steps: int = 50, theta: float = 0.5, power: float = 1.0, grid: str = "log") -> None:
+        super().__init__(steps, power, grid)
+        if not (isinstance(theta, (int, float)) and 0.0 < theta < 1.0):
+            raise ValueError(f"theta must be in the open interval (0, 1), got {theta}")
+        self.theta = float(theta)
+
+    def __repr__(self) -> str:
+        return f"TrapezoidalLeaping(steps={self.steps}, theta={self.theta}, power={self.power}, grid={self.kind!r})"
+
+    def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
+        theta = self.theta
+        t_next = self.next_time(t, t_end)
+        tau = t - t_next
+        a1 = 1.0 / (2.0 * theta * (1.0 - theta))
+        a2 = ((1.0 - theta) ** 2 + theta**2) * a1
+        rates = rate_fn(counts, t)
+        mid = poisson_moves(counts, rates, _per_image(theta * tau, counts), generator, boundary=boundary, frozen=frozen)
+        extrapolated = (a1 * rate_fn(mid, t - theta * tau) - a2 * rates).clamp_min(0.0)
+        out = poisson_moves(
+            mid, extrapolated, _per_image((1.0 - theta) * tau, counts), generator, boundary=boundary, frozen=frozen
+        )
+        return out, t_next, 2
+
+
+def _per_image(tau: float, counts: torch.Tensor) -> torch.Tensor:
+    return torch.full((counts.shape[0],), float(tau), dtype=torch.float64, device=counts.device)
 
 
 def poisson_moves(counts, rates, tau, generator, *, boundary: str = "periodic", frozen=None) -> torch.Tensor:
@@ -239,13 +317,14 @@ def sample(
     totals,
     shape,
     *,
-    sampler: BinomialTauLeaping | None = None,
+    sampler: BinomialTauLeaping | PoissonLeaping | TrapezoidalLeaping | None = None,
     generator: torch.Generator | None = None,
     frozen: torch.Tensor | np.ndarray | None = None,
     fixed: torch.Tensor | np.ndarray | None = None,
     exclusive: bool = True,
     label: torch.Tensor | None = None,
     t_end: float | None = None,
+    precision: str = "float32",
     max_evaluations: int = 1_000_000,
     callback: Callable[[float, int], None] | None = None,
 ) -> SampleResult:
@@ -258,8 +337,8 @@ def sample(
         Particles to place in the non-frozen region, per image and channel.
     shape : tuple of int
         Spatial shape; each side a multiple of the network stride.
-    sampler : step rule (:class:`BinomialTauLeaping` or :class:`PoissonLeaping`),
-        default ``BinomialTauLeaping(0.1)``
+    sampler : step rule (:class:`BinomialTauLeaping`, :class:`PoissonLeaping` or
+        :class:`TrapezoidalLeaping`), default ``BinomialTauLeaping(0.1)``
     generator : torch.Generator on the model's device
     frozen : bool array ``shape``, optional
         Voxels whose content never changes and that no particle may enter.
@@ -269,11 +348,16 @@ def sample(
         Resolve collisions at the end into a label image with one phase per voxel.
     t_end : float, optional
         Stop time; default :func:`default_t_end`.
+    precision : {"float32", "bfloat16", "float16", "auto"}
+        Arithmetic of the network evaluations (autocast); rates are then used in float64.
+        ``"auto"`` is bfloat16 where the device computes it natively, else float32
+        (:func:`resolve_precision`).
     callback : callable ``(t, evaluations)``, optional
         Called after every step with the current time (the whole batch shares one time).
     """
     sampler = sampler or BinomialTauLeaping()
     device = model.device
+    precision = resolve_precision(precision, device)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
     frozen_t = None
@@ -305,19 +389,20 @@ def sample(
         counts = counts + (fixed_t * frozen_t).unsqueeze(0)
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
+    def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:
+        """Per-particle reverse rates in physical units, zero for closed or frozen moves."""
+        t_batch = torch.full((batch,), time, dtype=torch.float64, device=device)
+        with _autocast(device, precision):
+            rates = model.particle_rates(state, t_batch, label)
+        return rates.double() * (float(model.time_scale(time)) * allowed)
+
     t = 1.0
     evaluations = steps = 0
     while t > t_end and evaluations < max_evaluations:
-        t_batch = torch.full((batch,), t, dtype=torch.float64, device=device)
-        rates = model.particle_rates(counts, t_batch, label).double()
-        rates = rates * (float(model.time_scale(t)) * allowed)
-        evaluations += 1
-        occupied = (counts > 0).unsqueeze(2)
-        tau = sampler.leap(rates * occupied, t, t_end)
-        counts = sampler.step(
-            counts, rates, torch.full_like(t_batch, tau), generator, boundary=model.process.boundary, frozen=frozen_t
+        counts, t, used = sampler.advance(
+            counts, t, t_end, rate_fn, generator, boundary=model.process.boundary, frozen=frozen_t
         )
-        t = t_end if t - tau <= t_end * (1 + 1e-12) else t - tau
+        evaluations += used
         steps += 1
         if callback is not None:
             callback(t, evaluations)
@@ -330,6 +415,56 @@ def sample(
     frozen_np = None if frozen_t is None else frozen_t.cpu().numpy()
     labels, moved = resolve_collisions(counts_np, frozen=frozen_np, seed=_derive_seed(generator))
     return SampleResult(labels, counts_np, evaluations, steps, moved)
+
+
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+SAMPLERS = ("trapezoidal", "poisson", "binomial")
+
+
+def make_sampler(name: str = "trapezoidal", evaluations: int = 100, eps: float = 0.1):
+    """The step rule called ``name`` with a budget of ``evaluations`` network calls per sample
+    (trapezoidal: even, two per grid step; poisson: one per step); ``"binomial"`` is the paper's
+    rule with CFL number ``eps`` (its evaluation count follows from the rates)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
+    if name == "binomial":
+        return BinomialTauLeaping(eps)
+    if not (isinstance(evaluations, (int, np.integer)) and evaluations >= 1):
+        raise ValueError(f"steps (network evaluations per sample) must be an integer >= 1, got {evaluations!r}")
+    if name == "poisson":
+        return PoissonLeaping(steps=int(evaluations))
+    if evaluations < 2 or evaluations % 2:
+        raise ValueError(
+            f"the trapezoidal sampler evaluates the network twice per step: steps must be even, got {evaluations}"
+        )
+    return TrapezoidalLeaping(steps=int(evaluations) // 2)
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """Turn ``"auto"`` into ``"bfloat16"`` where ``device`` computes it natively (CUDA with bf16
+    support, CPUs with AVX512-BF16/AMX as reported by oneDNN), else ``"float32"``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    device = torch.device(device)
+    if precision != "auto":
+        if precision == "float16" and device.type == "cpu":
+            raise ValueError("precision 'float16' needs a CUDA device; use 'bfloat16' or 'float32' on CPU")
+        return precision
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cpu":
+        try:
+            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            native = False
+        return "bfloat16" if native else "float32"
+    return "float32"
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=getattr(torch, precision))
 
 
 def _shifted_targets(frozen: torch.Tensor, ndim: int) -> torch.Tensor:

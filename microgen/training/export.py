@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from microgen.domains import get_kind
-from microgen.engine import DSDModel, PoissonLeaping, sample
+from microgen.engine import DSDModel, sample
+from microgen.engine.sampler import make_sampler, resolve_precision
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -90,8 +91,14 @@ def export_model(
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
+    rule, precision = make_sampler("trapezoidal", steps), resolve_precision("auto", model.device)
     res = sample(
-        model, totals, (size, size), sampler=PoissonLeaping(steps), generator=torch.Generator().manual_seed(seed)
+        model,
+        totals,
+        (size, size),
+        sampler=rule,
+        precision=precision,
+        generator=torch.Generator().manual_seed(seed),
     )
     seconds = time.perf_counter() - start
     gen = mat.to_labels(res.labels)
@@ -120,7 +127,7 @@ def export_model(
             "size": size,
             "generated": len(totals),
             "reference_crops": n_ref,
-            "sampler": repr(PoissonLeaping(steps)),
+            "sampler": f"{rule!r}, {precision}",
             "rows": rows,
         },
         "speed": {

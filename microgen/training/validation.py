@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from microgen.engine import PoissonLeaping, sample
+from microgen.engine import TrapezoidalLeaping, sample
 from microgen.metrics import fidelity_table, reference_sets
 
 
@@ -40,7 +40,7 @@ class Validator:
         train_labels = [channels_to_labels(v) for v in train_volumes]
         self.real, self.other = reference_sets(val_labels, train_labels, n, size, self.phases, rng)
         self.totals = [[int((im == p).sum()) for p in self.phases] for im in self.real]
-        self.sampler = sampler or PoissonLeaping(100)
+        self.sampler = sampler or TrapezoidalLeaping(50)
         self.seed = seed
 
     def generate(self, model) -> tuple[np.ndarray, dict]:

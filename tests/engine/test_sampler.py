@@ -4,10 +4,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microgen.engine import BinomialTauLeaping, resolve_collisions, sample
+from microgen.engine import BinomialTauLeaping, PoissonLeaping, TrapezoidalLeaping, resolve_collisions, sample
 from microgen.engine.sampler import binomial_moves
 from tests.helpers import tiny_model
 
+RULES = [BinomialTauLeaping(0.5), PoissonLeaping(7), TrapezoidalLeaping(4)]
 MODELS = {
     key: tiny_model(channels=key[0], boundary=key[1]) for key in [(1, "periodic"), (2, "noflux"), (2, "periodic")]
 }
@@ -21,8 +22,9 @@ MODELS = {
     w=st.sampled_from([2, 4, 8]),
     fractions=st.lists(st.floats(0.0, 0.5), min_size=2, max_size=2),
     seed=st.integers(0, 2**31 - 1),
+    rule=st.sampled_from(RULES),
 )
-def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed):
+def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed, rule):
     key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
     model = MODELS[key]
     channels = key[0]
@@ -33,7 +35,7 @@ def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, 
         [totals, totals[::-1][:channels]],
         (h, w),
         generator=torch.Generator().manual_seed(seed),
-        sampler=BinomialTauLeaping(0.5),
+        sampler=rule,
     )
     assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
     for b, want in enumerate([totals, totals[::-1][:channels]]):
@@ -67,7 +69,8 @@ def test_step_follows_the_rates_direction():
     assert 230 < new[0, 0, 0, 4] < 370  # Binomial(1000, 0.3)
 
 
-def test_same_seed_same_sample_different_seed_differs():
+@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), PoissonLeaping(10), TrapezoidalLeaping(5)], ids=repr)
+def test_same_seed_same_sample_different_seed_differs(rule):
     model = MODELS[(2, "periodic")]
 
     def run(s):
@@ -76,14 +79,15 @@ def test_same_seed_same_sample_different_seed_differs():
             [[20, 10]],
             (8, 8),
             generator=torch.Generator().manual_seed(s),
-            sampler=BinomialTauLeaping(0.3),
+            sampler=rule,
         ).labels
 
     assert np.array_equal(run(1), run(1))
     assert not np.array_equal(run(1), run(2))
 
 
-def test_frozen_voxels_are_untouched_and_never_entered():
+@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5)], ids=repr)
+def test_frozen_voxels_are_untouched_and_never_entered(rule):
     model = MODELS[(1, "periodic")]
     frozen = np.zeros((8, 8), dtype=bool)
     frozen[:, :3] = True
@@ -96,7 +100,7 @@ def test_frozen_voxels_are_untouched_and_never_entered():
         frozen=frozen,
         fixed=fixed,
         generator=torch.Generator().manual_seed(0),
-        sampler=BinomialTauLeaping(0.3),
+        sampler=rule,
     )
     assert np.array_equal(res.labels[0][:, :3], fixed[0][:, :3].astype(np.uint8))
     assert (res.labels[0][:, 3:] == 1).sum() == 15
@@ -122,6 +126,8 @@ def test_resolve_collisions_moves_excess_to_nearest_free_voxel():
         ({"shape": (5, 8)}, "stride"),
         ({"shape": (8,)}, "2D"),
         ({"frozen": np.ones((8, 8), bool)}, "every voxel"),
+        ({"precision": "half"}, "float32.*bfloat16"),
+        ({"precision": "float16"}, "CUDA"),
     ],
 )
 def test_bad_sampler_input(kwargs, match):
@@ -135,3 +141,43 @@ def test_bad_sampler_input(kwargs, match):
 def test_bad_eps(eps):
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         BinomialTauLeaping(eps)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: TrapezoidalLeaping(10, theta=0.0), r"theta.*\(0, 1\)"),
+        (lambda: TrapezoidalLeaping(10, theta=1.0), r"theta.*\(0, 1\)"),
+        (lambda: TrapezoidalLeaping(0), "steps"),
+        (lambda: PoissonLeaping(10, grid="linear"), "log.*power"),
+    ],
+)
+def test_bad_grid_rule(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_evaluations_per_step():
+    model = MODELS[(1, "periodic")]
+    for rule, evaluations in ((PoissonLeaping(12), 12), (TrapezoidalLeaping(12), 24)):
+        res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
+        assert (res.evaluations, res.steps) == (evaluations, 12)
+
+
+def test_bfloat16_rates_stay_close_and_counts_exact():
+    model = MODELS[(2, "periodic")]
+    counts = torch.randint(0, 2, (2, 2, 8, 8), generator=torch.Generator().manual_seed(0))
+    t = torch.full((2,), 0.01, dtype=torch.float64)
+    full = model.particle_rates(counts, t)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model.particle_rates(counts, t).float()
+    assert torch.allclose(low, full, rtol=0.05, atol=1e-3)
+    res = sample(
+        model,
+        [[20, 9]],
+        (8, 8),
+        sampler=TrapezoidalLeaping(5),
+        precision="bfloat16",
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert (res.labels == 1).sum() == 20 and (res.labels == 2).sum() == 9

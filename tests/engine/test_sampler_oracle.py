@@ -11,7 +11,16 @@ import pytest
 import torch
 from scipy import stats
 
-from microgen.engine import BinomialTauLeaping, DSDProcess, Lattice, PoissonLeaping, Schedule, kernels, sample
+from microgen.engine import (
+    BinomialTauLeaping,
+    DSDProcess,
+    Lattice,
+    PoissonLeaping,
+    Schedule,
+    TrapezoidalLeaping,
+    kernels,
+    sample,
+)
 
 R, SHAPE = 20.0, (6, 6)
 ORIGINS = [(1, 2), (4, 4)]
@@ -50,7 +59,12 @@ class OracleModel:
         return (out * self.open_moves(SHAPE, "cpu")).expand(counts.shape[0], -1, -1, -1, -1)
 
 
-SAMPLERS = [BinomialTauLeaping(0.1), PoissonLeaping(steps=100), PoissonLeaping(steps=30, power=2.0)]
+SAMPLERS = [
+    BinomialTauLeaping(0.1),
+    PoissonLeaping(steps=100),
+    PoissonLeaping(steps=30, power=2.0),
+    TrapezoidalLeaping(steps=15),
+]
 
 
 @pytest.mark.parametrize("boundary", ["periodic", "noflux"])
@@ -91,3 +105,38 @@ def test_particles_return_to_their_origin(sampler):
     )
     for c, x0 in enumerate(ORIGINS):
         assert res.counts[:, c, x0[0], x0[1]].mean() >= 0.97
+
+
+T_STOP, N_TWO_SAMPLE = 0.04, 600
+
+
+def _positions(sampler, seed):
+    """Where the particles of ``N_TWO_SAMPLE`` independent runs sit at ``T_STOP``, per channel."""
+    res = sample(
+        OracleModel("periodic"),
+        [[1, 1]] * N_TWO_SAMPLE,
+        SHAPE,
+        sampler=sampler,
+        exclusive=False,
+        t_end=T_STOP,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return res.counts.sum(0).reshape(len(ORIGINS), -1)
+
+
+@pytest.fixture(scope="module")
+def papers_rule_positions():
+    return _positions(BinomialTauLeaping(0.05), 4)
+
+
+@pytest.mark.parametrize("rule", [PoissonLeaping(steps=20), TrapezoidalLeaping(steps=10)], ids=repr)
+def test_grid_rules_match_the_papers_rule_at_small_eps(rule, papers_rule_positions):
+    """Two-sample chi-square: where each particle sits at t = 0.04 after the fast rule and after
+    the paper's rule with eps = 0.05 (same analytic rates, independent fixed seeds)."""
+    fast = _positions(rule, 3)
+    for c in range(len(ORIGINS)):
+        table = np.stack([fast[c], papers_rule_positions[c]])
+        keep = table.sum(0) >= 10
+        rest = table[:, ~keep].sum(1, keepdims=True)
+        table = np.concatenate([table[:, keep]] + ([rest] if rest.sum() else []), axis=1)
+        assert stats.chi2_contingency(table).pvalue > 1e-3
