@@ -1,12 +1,19 @@
-"""Fidelity versus network evaluations: the paper's binomial rule against Poisson leaping.
+"""Fidelity versus network evaluations: the paper's binomial rule against Poisson and trapezoidal leaping.
 
-    python benchmarks/sampler.py --model runs/berea --data ../shared/data/berea/berea_train.tif \
-        [--size 64] [--n 16] [--eps 0.05 0.1 0.2] [--steps 10 20 50 100 200] [--figure docs/figures/sampler.png]
+    python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
+        [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
+        [--trapezoidal 20 40 60 100 200] [--seeds 0 1 2 3] [--precision float32] \
+        [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
-Every sampler runs on the same model, the same seed and the same per-image porosities (those of
-held-out crops of the scan). For each it prints network evaluations per sample, seconds per
-sample, the share of particles moved by collision resolution, and the fidelity ratio
-(distance to held-out crops / natural spread) of every metric of microgen.metrics.
+Every sampler runs on the same model and the same per-image porosities (those of held-out crops of
+the scan, drawn once with --reference-seed), once per generator seed. For each run it prints
+network evaluations per sample, seconds per sample, the share of particles moved by collision
+resolution, and the fidelity ratio (distance to held-out crops / natural spread between two real
+sets) of every metric of microgen.metrics; then, per sampler, the mean and standard deviation of
+each ratio over the seeds. Budgets are network evaluations per sample (trapezoidal: two per step).
+
+With --json, results are written after every run and runs already in the file are skipped, so an
+interrupted study resumes; --include adds other result files (read only) to the summary and figure.
 """
 
 from __future__ import annotations
@@ -20,27 +27,29 @@ import numpy as np
 import torch
 
 from microgen.domains import get_kind
-from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, sample
+from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, TrapezoidalLeaping, sample
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.training.data import split_holdout
+
+FAMILIES = {"Binomial": ("s", ":"), "Poisson": ("o", "--"), "Trapezoidal": ("D", "-")}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--size", type=int, default=32)
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--eps", type=float, nargs="*", default=[0.05, 0.1, 0.2])
-    p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100, 200])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--poisson", type=int, nargs="*", default=[10, 20, 50, 100, 200])
+    p.add_argument("--trapezoidal", type=int, nargs="*", default=[20, 40, 60, 100, 200])
+    p.add_argument("--seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--reference-seed", type=int, default=0)
+    p.add_argument("--precision", default="float32")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument(
-        "--json",
-        default=None,
-        help="write the results as JSON after every sampler; samplers already in the file are not run again",
-    )
+    p.add_argument("--json", default=None, help="results file: written after every run, finished runs skipped")
+    p.add_argument("--include", nargs="*", default=[], help="more result files for the summary and figure")
     p.add_argument("--figure", default=None, help="write the fidelity-vs-evaluations figure (PNG)")
     args = p.parse_args()
     if args.threads:
@@ -49,73 +58,124 @@ def main() -> None:
     kind = get_kind(model.meta.get("kind", "rock"))
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), 0.2)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.reference_seed)
     real, other = reference_sets(held, train, args.n, args.size, phases, rng)
     ref_a, ref_b = describe(real, phases), describe(other, phases)
     totals = [[int((im == c).sum()) for c in phases] for im in real]
-    rules = [BinomialTauLeaping(e) for e in args.eps] + [PoissonLeaping(s) for s in args.steps]
-    done = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else []
-    results = list(done)
-    print(f"model {args.model} (r = {model.r}), {args.n} images of {args.size}^2, threads {torch.get_num_threads()}")
-    for rule in rules:
-        if any(r["sampler"] == repr(rule) for r in results):
-            _print(next(r for r in results if r["sampler"] == repr(rule)))
-            continue
-        start = time.perf_counter()
-        res = sample(
-            model, totals, (args.size, args.size), sampler=rule, generator=torch.Generator().manual_seed(args.seed)
-        )
-        seconds = time.perf_counter() - start
-        images = kind.to_labels(res.labels)
-        rows = fidelity_table(list(images), ref_a, ref_b, phases)
-        rec = {
-            "sampler": repr(rule),
-            "evaluations": res.evaluations,
-            "seconds_per_sample": seconds / args.n,
-            "moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
-            "ratios": {r["metric"]: r["ratio"] for r in rows},
-        }
-        results.append(rec)
-        _print(rec)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2))
-    if args.figure:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-        metrics = [k for k in results[0]["ratios"] if not k.startswith("fraction")]
-        for family, marker in (("Binomial", "s"), ("Poisson", "o")):
-            sel = [r for r in results if r["sampler"].startswith(family)]
-            if not sel:
-                continue
-            for m in metrics:
-                ax.plot(
-                    [r["evaluations"] for r in sel],
-                    [r["ratios"][m] for r in sel],
-                    marker=marker,
-                    label=f"{family}: {m}",
-                    ls="-" if family == "Poisson" else ":",
-                )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.axhline(1.5, color="k", lw=0.8)
-        ax.set_xlabel("network evaluations per sample")
-        ax.set_ylabel("distance / natural spread")
-        ax.legend(fontsize=6, ncol=2)
-        fig.savefig(args.figure, dpi=90)
-
-
-def _print(rec: dict) -> None:
-    worst = max(v for k, v in rec["ratios"].items() if not k.startswith("fraction"))
+    rules = (
+        [BinomialTauLeaping(e) for e in args.eps]
+        + [PoissonLeaping(s) for s in args.poisson]
+        + [TrapezoidalLeaping(s // 2) for s in args.trapezoidal]
+    )
+    path = Path(args.json) if args.json else None
+    results = json.loads(path.read_text()) if path and path.is_file() else []
     print(
-        f"{rec['sampler']:52s} evals {rec['evaluations']:6d}  {rec['seconds_per_sample']:7.2f} s/sample  "
-        f"moved {100 * rec['moved_fraction']:5.2f} %  worst ratio {worst:6.2f}  "
-        + " ".join(f"{k}={v:.2f}" for k, v in rec["ratios"].items() if not k.startswith("fraction")),
+        f"model {args.model} (r = {model.r}), {args.n} images of {args.size}^2, precision {args.precision}, "
+        f"threads {torch.get_num_threads()}",
         flush=True,
     )
+    for rule in rules:
+        for seed in args.seeds:
+            if any(r["sampler"] == repr(rule) and r.get("seed", 0) == seed for r in results):
+                continue
+            start = time.perf_counter()
+            res = sample(
+                model,
+                totals,
+                (args.size, args.size),
+                sampler=rule,
+                precision=args.precision,
+                generator=torch.Generator().manual_seed(seed),
+            )
+            seconds = time.perf_counter() - start
+            rows = fidelity_table(list(kind.to_labels(res.labels)), ref_a, ref_b, phases)
+            rec = {
+                "sampler": repr(rule),
+                "seed": seed,
+                "precision": args.precision,
+                "evaluations": res.evaluations,
+                "seconds_per_sample": seconds / args.n,
+                "moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
+                "ratios": {r["metric"]: r["ratio"] for r in rows if not r["metric"].startswith("fraction")},
+            }
+            results.append(rec)
+            _print_run(rec)
+            if path:
+                path.write_text(json.dumps(results, indent=2))
+    for extra in args.include:
+        results += json.loads(Path(extra).read_text())
+    summary = _summarise(results)
+    print("\nper sampler, mean ± sd of the ratio over seeds:")
+    for row in summary:
+        print(
+            f"{row['sampler']:60s} evals {row['evaluations']:6d}  seeds {row['seeds']}  "
+            f"{row['seconds_per_sample']:7.2f} s/sample  moved {100 * row['moved_fraction']:5.2f} %  "
+            f"worst {max(m for m, _ in row['ratios'].values()):5.2f}  "
+            + " ".join(f"{k}={m:.2f}±{s:.2f}" for k, (m, s) in row["ratios"].items())
+        )
+    if args.figure:
+        _figure(summary, args.figure)
+
+
+def _print_run(rec: dict) -> None:
+    print(
+        f"{rec['sampler']:60s} seed {rec['seed']}  evals {rec['evaluations']:6d}  "
+        f"{rec['seconds_per_sample']:7.2f} s/sample  moved {100 * rec['moved_fraction']:5.2f} %  "
+        f"worst {max(rec['ratios'].values()):5.2f}  " + " ".join(f"{k}={v:.2f}" for k, v in rec["ratios"].items()),
+        flush=True,
+    )
+
+
+def _summarise(results: list[dict]) -> list[dict]:
+    """One row per sampler: mean and sd of every ratio over its seeds."""
+    out = []
+    for name in dict.fromkeys(r["sampler"] for r in results):
+        runs = [r for r in results if r["sampler"] == name]
+        metrics = [k for k in runs[0]["ratios"] if not k.startswith("fraction")]
+        out.append(
+            {
+                "sampler": name,
+                "seeds": len(runs),
+                "evaluations": int(np.mean([r["evaluations"] for r in runs])),
+                "seconds_per_sample": float(np.mean([r["seconds_per_sample"] for r in runs])),
+                "moved_fraction": float(np.mean([r["moved_fraction"] for r in runs])),
+                "ratios": {
+                    k: (float(np.mean([r["ratios"][k] for r in runs])), float(np.std([r["ratios"][k] for r in runs])))
+                    for k in metrics
+                },
+            }
+        )
+    return sorted(out, key=lambda row: (row["sampler"].split("(")[0], row["evaluations"]))
+
+
+def _figure(summary: list[dict], filename: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = list(summary[0]["ratios"])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.2), constrained_layout=True, sharey=True)
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        for family, (marker, style) in FAMILIES.items():
+            rows = [r for r in summary if r["sampler"].startswith(family)]
+            if rows:
+                ax.errorbar(
+                    [r["evaluations"] for r in rows],
+                    [r["ratios"][metric][0] for r in rows],
+                    yerr=[r["ratios"][metric][1] for r in rows],
+                    marker=marker,
+                    ls=style,
+                    capsize=2,
+                    label=family,
+                )
+        ax.set_xscale("log")
+        ax.axhline(1.5, color="k", lw=0.6)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("network evaluations / sample")
+    np.atleast_1d(axes)[0].set_ylabel("distance / natural spread")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.savefig(filename, dpi=90)
 
 
 if __name__ == "__main__":

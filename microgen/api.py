@@ -19,7 +19,6 @@ from microgen.engine.sampler import make_sampler, resolve_precision
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Generation:
     """Images and how they were made (returned by :func:`generate`)."""
@@ -232,7 +231,13 @@ def _run(model, totals, shape, step_rule, generator, *, progress=False, label=No
     return res, time.perf_counter() - start
 
 
-def _check_fractions(fractions: dict, names: list, kind) -> None:
+def _check_fractions(fractions: dict, names: list, kind, *, closed: bool = False) -> None:
+    """Validate a dict phase -> fraction for the particle phases ``names`` of ``kind``.
+
+    Whole images (``closed=False``) need every fraction in the open interval (0, 1) and a sum
+    below 1, so every phase, the background included, is present; a region (``closed=True``,
+    inpainting) may be all one phase: fractions in [0, 1], sum at most 1.
+    """
     if not isinstance(fractions, dict):
         raise ValueError(f"fractions must be a dict phase -> fraction, e.g. {dict.fromkeys(names, 0.2)}")
     unknown = set(fractions) - set(names)
@@ -241,13 +246,17 @@ def _check_fractions(fractions: dict, names: list, kind) -> None:
     missing = [p for p in names if p not in fractions]
     if missing:
         raise ValueError(f"give a fraction for every phase of {names} (missing {missing})")
+    interval = "[0, 1]" if closed else "the open interval (0, 1)"
     for p in names:
         f = fractions[p]
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or not 0.0 < f < 1.0:
-            raise ValueError(f"fraction of {p} must be in the open interval (0, 1), got {f!r}")
-    if sum(fractions[p] for p in names) >= 1.0:
+        number = not isinstance(f, bool) and isinstance(f, (int, float)) and math.isfinite(f)
+        if not number or not (0.0 <= f <= 1.0 if closed else 0.0 < f < 1.0):
+            raise ValueError(f"fraction of {p} must be in {interval}, got {f!r}")
+    total = sum(fractions[p] for p in names)
+    if total > 1.0 or (total >= 1.0 and not closed):
         bg = kind.phases[kind.background]
-        raise ValueError(f"fractions {fractions} sum to >= 1; the {bg} phase needs the rest (sum must be < 1)")
+        limit = "<= 1" if closed else f"< 1; the {bg} phase needs the rest"
+        raise ValueError(f"fractions {fractions} sum to {'> 1' if closed else '>= 1'} (sum must be {limit})")
 
 
 def _warn_outside_range(model, fractions) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microgen.api import _generator, _model_on, _run, exact_count
+from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
 from microgen.domains import get_kind
 from microgen.engine.sampler import make_sampler, resolve_precision
 
@@ -138,16 +138,7 @@ def _requested_fractions(kind, porosity, fractions) -> dict | None:
         fractions = {"pore": porosity}
     if fractions is None:
         return None
-    names = kind.channel_names
-    unknown = set(fractions) - set(names)
-    missing = set(names) - set(fractions)
-    if unknown or missing:
-        raise ValueError(f"fractions must give exactly the phases {names}, got {sorted(fractions)}")
-    for n, f in fractions.items():
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= f <= 1.0:
-            raise ValueError(f"fraction of {n} must be in [0, 1], got {f!r}")
-    if sum(fractions.values()) > 1.0:
-        raise ValueError(f"fractions {fractions} sum to more than 1")
+    _check_fractions(fractions, kind.channel_names, kind, closed=True)
     return dict(fractions)
 
 

@@ -57,7 +57,9 @@ def test_inpaint_cathode_fractions_and_reproducibility(cathode_dir):
         (lambda m: ~m, {}, "covers a whole image"),
         (lambda m: m[:-1], {}, "must equal the image shape"),
         (None, {"porosity": 1.5}, r"in \[0, 1\]"),
-        (None, {"fractions": {"active": 0.2}}, "exactly the phases"),
+        (None, {"fractions": {"active": 0.2}}, r"unknown phase\(s\) \['active'\] for a rock model; phases: \['pore'\]"),
+        (None, {"fractions": {}}, r"missing \['pore'\]"),
+        (None, {"porosity": float("nan")}, r"in \[0, 1\]"),
         (None, {"porosity": 0.2, "fractions": {"pore": 0.2}}, "not both"),
     ],
 )
