@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--json", default=None, help="results file: written after every run, finished runs skipped")
     p.add_argument("--include", nargs="*", default=[], help="more result files for the summary and figure")
     p.add_argument("--figure", default=None, help="write the fidelity-vs-evaluations figure (PNG)")
+    p.add_argument("--markdown", action="store_true", help="also print the summary as Markdown table rows")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -103,7 +104,8 @@ def main() -> None:
             if path:
                 path.write_text(json.dumps(results, indent=2))
     for extra in args.include:
-        results += json.loads(Path(extra).read_text())
+        seen = {(r["sampler"], r.get("seed", 0)) for r in results}
+        results += [r for r in json.loads(Path(extra).read_text()) if (r["sampler"], r.get("seed", 0)) not in seen]
     summary = _summarise(results)
     print("\nper sampler, mean ± sd of the ratio over seeds:")
     for row in summary:
@@ -113,8 +115,21 @@ def main() -> None:
             f"worst {max(m for m, _ in row['ratios'].values()):5.2f}  "
             + " ".join(f"{k}={m:.2f}±{s:.2f}" for k, (m, s) in row["ratios"].items())
         )
+    if args.markdown:
+        print()
+        for row in summary:
+            cells = [f"{m:.2f} ± {sd:.2f}" if row["seeds"] > 1 else f"{m:.2f}" for m, sd in row["ratios"].values()]
+            print(
+                f"| {row['sampler'].split('(')[0]} {_budget(row['sampler'])} | {row['evaluations']:,} | "
+                f"{row['seconds_per_sample']:.2f} | {100 * row['moved_fraction']:.1f} % | " + " | ".join(cells) + " |"
+            )
     if args.figure:
         _figure(summary, args.figure)
+
+
+def _budget(name: str) -> str:
+    """The defining argument of a step rule's repr, e.g. ``eps=0.1`` or ``steps=50``."""
+    return name.split("(")[1].split(",")[0].rstrip(")")
 
 
 def _print_run(rec: dict) -> None:

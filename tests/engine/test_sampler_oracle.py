@@ -67,22 +67,27 @@ SAMPLERS = [
 ]
 
 
-@pytest.mark.parametrize("boundary", ["periodic", "noflux"])
-@pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
-def test_reverse_marginal_matches_forward_kernel(boundary, sampler):
-    n, t_stop = 800, 0.04
-    model = OracleModel(boundary)
+def _counts(sampler, n, seed, *, boundary="periodic", t_end=None):
+    """Final counts ``(n, channels, *SHAPE)`` of ``n`` independent runs under the analytic rates."""
     res = sample(
-        model,
+        OracleModel(boundary),
         [[1, 1]] * n,
         SHAPE,
         sampler=sampler,
         exclusive=False,
-        t_end=t_stop,
-        generator=torch.Generator().manual_seed(0),
+        t_end=t_end,
+        generator=torch.Generator().manual_seed(seed),
     )
+    return res.counts
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "noflux"])
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
+def test_reverse_marginal_matches_forward_kernel(boundary, sampler):
+    n, t_stop = 800, 0.04
+    counts = _counts(sampler, n, 0, boundary=boundary, t_end=t_stop)
     for c, x0 in enumerate(ORIGINS):
-        observed = res.counts[:, c].sum(0).ravel()
+        observed = counts[:, c].sum(0).ravel()
         mats = [kernels.transition_matrix(s, R, t_stop, boundary) for s in SHAPE]
         expected = np.outer(mats[0][:, x0[0]], mats[1][:, x0[1]]).ravel() * n
         keep = expected >= 5
@@ -94,17 +99,9 @@ def test_reverse_marginal_matches_forward_kernel(boundary, sampler):
 
 @pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
 def test_particles_return_to_their_origin(sampler):
-    n = 300
-    res = sample(
-        OracleModel("periodic"),
-        [[1, 1]] * n,
-        SHAPE,
-        sampler=sampler,
-        exclusive=False,
-        generator=torch.Generator().manual_seed(1),
-    )
+    counts = _counts(sampler, 300, 1)
     for c, x0 in enumerate(ORIGINS):
-        assert res.counts[:, c, x0[0], x0[1]].mean() >= 0.97
+        assert counts[:, c, x0[0], x0[1]].mean() >= 0.97
 
 
 T_STOP, N_TWO_SAMPLE = 0.04, 600
@@ -112,16 +109,7 @@ T_STOP, N_TWO_SAMPLE = 0.04, 600
 
 def _positions(sampler, seed):
     """Where the particles of ``N_TWO_SAMPLE`` independent runs sit at ``T_STOP``, per channel."""
-    res = sample(
-        OracleModel("periodic"),
-        [[1, 1]] * N_TWO_SAMPLE,
-        SHAPE,
-        sampler=sampler,
-        exclusive=False,
-        t_end=T_STOP,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    return res.counts.sum(0).reshape(len(ORIGINS), -1)
+    return _counts(sampler, N_TWO_SAMPLE, seed, t_end=T_STOP).sum(0).reshape(len(ORIGINS), -1)
 
 
 @pytest.fixture(scope="module")
