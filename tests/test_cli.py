@@ -99,6 +99,10 @@ def test_train_resume_and_export(tmp_path):
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
     assert card["training"]["steps"] == 6 and card["fidelity"]["rows"]
+    baseline = card["fidelity"]["baseline"]
+    assert baseline["name"] == "blobs" and str(baseline["blobiness"]) in baseline["tuning_two_point_distance"]
+    assert {r["metric"] for r in baseline["rows"]} == {r["metric"] for r in card["fidelity"]["rows"]}
+    assert "closer than blobs" in (tmp_path / "tiny" / "card.md").read_text()
 
 
 def test_bad_training_input_exits_2(tmp_path):
