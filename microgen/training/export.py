@@ -192,7 +192,6 @@ def card_markdown(card: dict) -> str:
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
         "(ratio <= 1.5 passes).",
-        "",
     ]
     base = {r["metric"]: r for r in (f.get("baseline") or {}).get("rows", [])}
     if base:
@@ -211,7 +210,8 @@ def card_markdown(card: dict) -> str:
         )
         if r["metric"] in base:
             b = base[r["metric"]]
-            line += f" {b['ratio']:.2f} | {'yes' if r['distance'] < b['distance'] else 'no'} |"
+            closer = "tie" if r["distance"] == b["distance"] else "yes" if r["distance"] < b["distance"] else "no"
+            line += f" {b['ratio']:.2f} | {closer} |"
         lines.append(line)
     s = card["speed"]
     lines += [
