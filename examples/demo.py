@@ -64,12 +64,13 @@ def main() -> None:
             "pore voxels per image (exact)": want,
             "images": n,
             "seconds": round(seconds, 1),
+            "sampler": res.sampler,
             "network evaluations": res.evaluations,
             "particles moved by collision resolution": res.moved,
         },
     )
     print(f"pore voxels per image: {got}, exactly floor(porosity * {size * size} + 0.5) = {want}")
-    print(f"{seconds:.1f} s for {n} images, {res.evaluations} network evaluations")
+    print(f"{seconds:.1f} s for {n} images, {res.evaluations} network evaluations ({res.sampler})")
     for r in report["rows"]:
         print(
             f"  {r['metric']:22s} distance {r['distance']:9.4g}  natural spread {r['spread']:9.4g}  "
