@@ -50,9 +50,10 @@ def main() -> None:
     # two-point curves at the reference crops' fractions vs the stored reference curves
     counts = ref["counts"][:8]
     fr_list = [{nm: c / args.size**2 for nm, c in zip(names, cs)} for cs in counts]
-    gen = microgen.generate(
+    result = microgen.generate(
         args.model, fr_list, shape=(ref["size"], ref["size"]), seed=0, steps=args.steps, device="cpu"
-    ).images
+    )
+    gen = result.images
     axc = ax[0, 3]
     for phase in ref["phases"]:
         curves = np.array(ref["A"][f"two_point[{phase}]"]["values"])
@@ -67,7 +68,9 @@ def main() -> None:
     ax[1, 3].text(
         0,
         0.5,
-        f"{card['name']}: {card['training']['steps']} training steps\nsampler: Poisson leaping, {args.steps} steps",
+        f"{card['name']}: {card['training']['steps']} training steps\n{result.evaluations} network evaluations,\n"
+        + result.sampler.split(",")[0].split("(")[0]
+        + f", {result.sampler.rsplit(', ', 1)[-1]}",
         fontsize=9,
     )
     fig.savefig(args.out, dpi=70)
