@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from microgen import __version__
+from microgen.engine.sampler import PRECISIONS, SAMPLERS
 
 
 class _UsageErrors(click.Group):
@@ -220,7 +221,7 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
 SAMPLING = [
     click.option(
         "--sampler",
-        type=click.Choice(["trapezoidal", "poisson", "binomial"]),
+        type=click.Choice(list(SAMPLERS)),
         default="trapezoidal",
         show_default=True,
         help="Step rule: second-order leaping, first-order leaping, or the paper's binomial rule (slow).",
@@ -233,7 +234,7 @@ SAMPLING = [
     ),
     click.option(
         "--precision",
-        type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+        type=click.Choice(list(PRECISIONS)),
         default="auto",
         show_default=True,
         help="Network arithmetic; auto = bfloat16 where the device computes it natively.",

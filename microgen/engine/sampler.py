@@ -348,7 +348,7 @@ def sample(
         Resolve collisions at the end into a label image with one phase per voxel.
     t_end : float, optional
         Stop time; default :func:`default_t_end`.
-    precision : {"float32", "bfloat16", "float16", "auto"}
+    precision : {"float32", "bfloat16", "float16", "auto"} (see :data:`PRECISIONS`)
         Arithmetic of the network evaluations (autocast); rates are then used in float64.
         ``"auto"`` is bfloat16 where the device computes it natively, else float32
         (:func:`resolve_precision`).
@@ -417,7 +417,7 @@ def sample(
     return SampleResult(labels, counts_np, evaluations, steps, moved)
 
 
-PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 SAMPLERS = ("trapezoidal", "poisson", "binomial")
 
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import torch
 
-from microgen.engine import TrapezoidalLeaping, sample
+from microgen.engine import sample
+from microgen.engine.sampler import make_sampler
 from microgen.metrics import fidelity_table, reference_sets
 
 
@@ -40,7 +41,7 @@ class Validator:
         train_labels = [channels_to_labels(v) for v in train_volumes]
         self.real, self.other = reference_sets(val_labels, train_labels, n, size, self.phases, rng)
         self.totals = [[int((im == p).sum()) for p in self.phases] for im in self.real]
-        self.sampler = sampler or TrapezoidalLeaping(50)
+        self.sampler = sampler or make_sampler()
         self.seed = seed
 
     def generate(self, model) -> tuple[np.ndarray, dict]:
