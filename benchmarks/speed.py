@@ -21,7 +21,7 @@ import torch
 
 import microgen
 from microgen.domains import get_kind
-from microgen.engine.sampler import _autocast, resolve_precision
+from microgen.engine.precision import autocast, resolve_precision
 
 
 def _sync(device):
@@ -78,7 +78,7 @@ def main() -> None:
             for precision in precisions:
 
                 def evaluate(counts=counts, t=t, precision=precision):
-                    with torch.inference_mode(), _autocast(device, precision):
+                    with torch.inference_mode(), autocast(device, precision):
                         model.particle_rates(counts, t)
 
                 seconds = _median_seconds(evaluate, args.repeat, device)

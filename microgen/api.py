@@ -14,7 +14,8 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
-from microgen.engine.sampler import make_sampler, resolve_precision
+from microgen.engine.precision import resolve_precision
+from microgen.engine.sampler import make_sampler
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,9 @@ import click
 import numpy as np
 
 from microgen import __version__
-from microgen.engine.sampler import PRECISIONS, SAMPLERS
+from microgen.engine.precision import PRECISIONS
+from microgen.engine.sampler import SAMPLERS
+from microgen.training.trainer import TRAIN_PRECISIONS
 
 
 class _UsageErrors(click.Group):
@@ -76,6 +78,13 @@ def _denoise_option(help_text: str):
 @click.option("--val-samples", default=8, show_default=True, help="Images per validation pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option(
+    "--precision",
+    type=click.Choice(list(TRAIN_PRECISIONS)),
+    default="auto",
+    show_default=True,
+    help="Network arithmetic: auto = bfloat16 where the device computes it natively (CUDA, AVX512-BF16 CPUs).",
+)
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
 @click.option(
     "--init-from",
@@ -110,6 +119,7 @@ def train(
     val_samples,
     device,
     threads,
+    precision,
     resume,
     init_from,
     classes,
@@ -147,6 +157,7 @@ def train(
         checkpoint_every=checkpoint_every,
         validate_every=validate_every,
         val_samples=val_samples,
+        precision=precision,
     )
     seg = {"denoise_method": denoise_method, "min_size": min_size} if segment_first else None
     out_path = train_from_files(

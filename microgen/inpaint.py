@@ -15,7 +15,8 @@ import numpy as np
 
 from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
 from microgen.domains import get_kind
-from microgen.engine.sampler import make_sampler, resolve_precision
+from microgen.engine.precision import resolve_precision
+from microgen.engine.sampler import make_sampler
 
 
 @dataclass

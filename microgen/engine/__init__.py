@@ -6,6 +6,7 @@ from .lattice import BOUNDARIES, Lattice, directions
 from .losses import rate_loss
 from .model import DSDModel, ProcessConfig
 from .network import NetworkConfig, RateUNet
+from .precision import PRECISIONS, autocast, resolve_precision
 from .process import DSDProcess
 from .sampler import (
     BinomialTauLeaping,
@@ -14,13 +15,13 @@ from .sampler import (
     TrapezoidalLeaping,
     default_t_end,
     resolve_collisions,
-    resolve_precision,
     sample,
 )
 from .schedules import Schedule
 
 __all__ = [
     "BOUNDARIES",
+    "PRECISIONS",
     "BinomialTauLeaping",
     "DSDModel",
     "DSDProcess",
@@ -31,6 +32,7 @@ __all__ = [
     "RateUNet",
     "SampleResult",
     "Schedule",
+    "autocast",
     "TrapezoidalLeaping",
     "default_t_end",
     "directions",

@@ -13,7 +13,6 @@ step) and :class:`TrapezoidalLeaping` (second order, two evaluations per grid st
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .precision import autocast, resolve_precision
 from .process import _particle_sites, _ravel, _unravel, fold
 
 log = logging.getLogger(__name__)
@@ -392,7 +392,7 @@ def sample(
     def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:
         """Per-particle reverse rates in physical units, zero for closed or frozen moves."""
         t_batch = torch.full((batch,), time, dtype=torch.float64, device=device)
-        with _autocast(device, precision):
+        with autocast(device, precision):
             rates = model.particle_rates(state, t_batch, label)
         return rates.double() * (float(model.time_scale(time)) * allowed)
 
@@ -417,7 +417,6 @@ def sample(
     return SampleResult(labels, counts_np, evaluations, steps, moved)
 
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 SAMPLERS = ("trapezoidal", "poisson", "binomial")
 
 
@@ -438,33 +437,6 @@ def make_sampler(name: str = "trapezoidal", evaluations: int = 100, eps: float =
             f"the trapezoidal sampler evaluates the network twice per step: steps must be even, got {evaluations}"
         )
     return TrapezoidalLeaping(steps=int(evaluations) // 2)
-
-
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """Turn ``"auto"`` into ``"bfloat16"`` where ``device`` computes it natively (CUDA with bf16
-    support, CPUs with AVX512-BF16/AMX as reported by oneDNN), else ``"float32"``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    device = torch.device(device)
-    if precision != "auto":
-        if precision == "float16" and device.type == "cpu":
-            raise ValueError("precision 'float16' needs a CUDA device; use 'bfloat16' or 'float32' on CPU")
-        return precision
-    if device.type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    if device.type == "cpu":
-        try:
-            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            native = False
-        return "bfloat16" if native else "float32"
-    return "float32"
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=getattr(torch, precision))
 
 
 def _shifted_targets(frozen: torch.Tensor, ndim: int) -> torch.Tensor:

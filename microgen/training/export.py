@@ -13,7 +13,8 @@ import torch
 
 from microgen.domains import get_kind
 from microgen.engine import DSDModel, sample
-from microgen.engine.sampler import make_sampler, resolve_precision
+from microgen.engine.precision import resolve_precision
+from microgen.engine.sampler import make_sampler
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,

@@ -1,5 +1,6 @@
 """The DSD training loop: AdamW, warm-up + inverse-sqrt decay, gradient clipping, EMA weights,
-bf16 autocast on CUDA, atomic checkpoints with exact resume, optional DDP under ``torchrun``."""
+bf16 autocast where the device computes it natively (CUDA, AVX512-BF16 CPUs), atomic checkpoints
+with exact resume, optional DDP under ``torchrun``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from microgen.engine import DSDModel, NetworkConfig, ProcessConfig, Schedule, kernels, rate_loss
+from microgen.engine import (
+    DSDModel,
+    NetworkConfig,
+    ProcessConfig,
+    Schedule,
+    autocast,
+    kernels,
+    rate_loss,
+    resolve_precision,
+)
 
 from .data import CropSampler, fraction_summary
 
@@ -29,7 +39,9 @@ TRAIN_LOG = "train_log.jsonl"
 #: edges of the time bands in which the loss is reported
 BANDS = (0.0, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
 #: settings that may change when a run is resumed (everything else must match)
-RESUMABLE = ("steps", "checkpoint_every", "validate_every", "log_every", "val_samples")
+RESUMABLE = ("steps", "checkpoint_every", "validate_every", "log_every", "val_samples", "precision")
+#: network arithmetic in training (float16 would need loss scaling; bfloat16 does not)
+TRAIN_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass
@@ -64,6 +76,7 @@ class TrainConfig:
     validate_every: int = 0
     val_samples: int = 4
     log_every: int = 25
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("crop", "batch", "steps", "width", "blocks", "schedule_steps", "checkpoint_every", "log_every"):
@@ -73,6 +86,8 @@ class TrainConfig:
             raise ValueError("num_classes must be >= 0, label_dropout in [0, 1) and count_scale > 0")
         if self.label_dropout and not self.num_classes:
             raise ValueError("label_dropout needs num_classes > 0")
+        if self.precision not in TRAIN_PRECISIONS:
+            raise ValueError(f"training precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
         if self.crop % (2 ** (len(self.mults) - 1)):
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
 
@@ -148,6 +163,7 @@ class Trainer:
         self.device = resolve_device(device)
         if self.world > 1 and self.device.type == "cuda":
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.precision = resolve_precision(config.precision, self.device, allowed=TRAIN_PRECISIONS)
         channels = train_volumes[0].shape[0]
         self.meta = dict(meta or {})
         self.meta.setdefault("training", {})
@@ -281,7 +297,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, cfg)
         net = self.ddp or self.model.net
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with autocast(self.device, self.precision):
             out = net(noisy, t.to(self.device).float(), label)
         pred = out.float().unflatten(1, (self.model.channels, 4))
         if cfg.boundary == "noflux":
@@ -377,6 +393,7 @@ class Trainer:
                 "total_steps": self.prior_steps + self.step,
                 "wall_time_s": round(self.wall, 1),
                 "hardware": _hardware(self.device),
+                "precision": self.precision,
                 "config": self.config.to_dict(),
             }
         )
@@ -397,6 +414,7 @@ class Trainer:
             "total_steps": self.prior_steps + self.step,
             "wall_time_s": round(self.wall, 1),
             "hardware": _hardware(self.device),
+            "precision": self.precision,
             "config": self.config.to_dict(),
             "r": self.model.r,
             "last_validation": self.last_validation,
@@ -407,7 +425,8 @@ class Trainer:
             "",
             f"- Data: {', '.join(d['file'] for d in self.meta.get('data', []) if 'file' in d) or 'in-memory'}",
             f"- Phases: {self.meta.get('phases')}; particle channels: {names}",
-            f"- Steps: {self.step}; wall time {self.wall / 3600:.2f} h on {card['hardware']}; r = {self.model.r}",
+            f"- Steps: {self.step}; wall time {self.wall / 3600:.2f} h on {card['hardware']} "
+            f"({self.precision}); r = {self.model.r}",
             "",
             "| channel | mean | std | min | max |",
             "|---|---|---|---|---|",

@@ -221,3 +221,28 @@ def test_init_from_a_model_directory_continues_its_weights(tmp_path):
     assert card["total_steps"] == 6
     with pytest.raises(ValueError, match="configuration differs"):
         Trainer(_cfg(width=16), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
+
+
+def test_bfloat16_training_tracks_float32_and_can_be_switched_on_resume(tmp_path):
+    """Steps at bfloat16 give nearly the float32 losses on the same batches (the zero-initialised
+    output layer makes the first loss identical); the precision is recorded, and a checkpoint may
+    resume at another precision."""
+    vol = [to_channels(_stripes(), [1])]
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        trainer = Trainer(_cfg(steps=4, precision=precision), vol, tmp_path / precision, device="cpu")
+        assert trainer.precision == precision
+        losses[precision] = [trainer.train_step()["loss"] for _ in range(3)][-1]
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=0.05)
+    assert losses["bfloat16"] != losses["float32"]  # the autocast really ran
+    trainer.fit()
+    assert json.loads((tmp_path / "bfloat16" / "card.json").read_text())["precision"] == "bfloat16"
+    resumed = Trainer(_cfg(steps=6, precision="float32"), vol, tmp_path / "bfloat16", device="cpu", resume=True)
+    assert resumed.precision == "float32"
+    resumed.fit()
+    assert DSDModel.load(tmp_path / "bfloat16").meta["training"]["precision"] == "float32"
+
+
+def test_training_precision_names_the_allowed_values():
+    with pytest.raises(ValueError, match=r"training precision must be one of \('auto', 'float32', 'bfloat16'\)"):
+        _cfg(precision="float16")
