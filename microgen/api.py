@@ -14,6 +14,7 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
+from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import make_sampler
 
@@ -31,6 +32,8 @@ class Generation:
     moved: list = field(default_factory=list)
     seed: int | None = None
     sampler: str = ""
+    polish: int = 0
+    swapped: list = field(default_factory=list)
 
 
 def list_models() -> list[dict]:
@@ -87,6 +90,7 @@ def generate(
     steps: int = 100,
     eps: float = 0.1,
     precision: str = "auto",
+    polish: int = SWEEPS,
     progress: bool = False,
     label=None,
 ) -> Generation:
@@ -106,6 +110,8 @@ def generate(
     steps : network evaluations per sample for the trapezoidal (even) and Poisson samplers
     precision : network arithmetic, ``"auto"`` (bfloat16 where the device computes it natively),
         ``"float32"``, ``"bfloat16"`` or ``"float16"`` (CUDA)
+    polish : sweeps of count-preserving speckle removal after sampling (0 = raw model output;
+        see :func:`microgen.engine.polish.polish`)
     label : class of a class-conditioned model (name or index; one, or one per image)
     """
     model = _model_on(model, device)
@@ -130,10 +136,22 @@ def generate(
     step_rule = make_sampler(sampler, steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
-    res, seconds = _run(model, totals, shape, step_rule, gen, progress=progress, label=label, precision=precision)
+    res, seconds = _run(
+        model, totals, shape, step_rule, gen, progress=progress, label=label, precision=precision, polish=polish
+    )
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
-    return Generation(images, counts, seconds, res.evaluations, res.moved.tolist(), seed, f"{step_rule!r}, {precision}")
+    return Generation(
+        images,
+        counts,
+        seconds,
+        res.evaluations,
+        res.moved.tolist(),
+        seed,
+        f"{step_rule!r}, {precision}",
+        polish,
+        res.swapped.tolist(),
+    )
 
 
 def generate_counts(

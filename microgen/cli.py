@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from microgen import __version__
+from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
 from microgen.engine.sampler import SAMPLERS
 from microgen.training.trainer import TRAIN_PRECISIONS
@@ -218,6 +219,8 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         "microgen_version": microgen.__version__,
         "sampler": res.sampler,
         "network_evaluations": res.evaluations,
+        "polish_sweeps": res.polish,
+        "voxels_swapped_by_polish": res.swapped,
     }
     write_volume(output, images, metadata=meta, overwrite=overwrite)
     if preview:
@@ -249,6 +252,13 @@ SAMPLING = [
         default="auto",
         show_default=True,
         help="Network arithmetic; auto = bfloat16 where the device computes it natively.",
+    ),
+    click.option(
+        "--polish",
+        type=click.IntRange(min=0),
+        default=SWEEPS,
+        show_default=True,
+        help="Sweeps of count-preserving speckle removal after sampling (0: raw model output).",
     ),
 ]
 
@@ -288,10 +298,10 @@ def _common(func):
 @click.option("--porosity", type=float, required=True, help="Pore fraction in (0, 1).")
 @_common
 def rock(
-    rock_type, porosity, output, size, shape, n, seed, device, preview, sampler, steps, precision, overwrite
+    rock_type, porosity, output, size, shape, n, seed, device, preview, sampler, steps, precision, polish, overwrite
 ) -> None:
     """Generate rock images with an exact porosity (1 = pore, 0 = grain)."""
-    sampling = {"sampler": sampler, "steps": steps, "precision": precision}
+    sampling = {"sampler": sampler, "steps": steps, "precision": precision, "polish": polish}
     _generate_command(
         "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, sampling, overwrite
     )
@@ -303,7 +313,21 @@ def rock(
 @click.option("--binder", type=float, required=True, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
 @_common
 def cathode(
-    model_name, active, binder, output, size, shape, n, seed, device, preview, sampler, steps, precision, overwrite
+    model_name,
+    active,
+    binder,
+    output,
+    size,
+    shape,
+    n,
+    seed,
+    device,
+    preview,
+    sampler,
+    steps,
+    precision,
+    polish,
+    overwrite,
 ) -> None:
     """Generate 3-phase cathode images with exact fractions (0 = pore, 1 = active, 2 = binder)."""
     _generate_command(
@@ -317,7 +341,7 @@ def cathode(
         seed,
         device,
         preview,
-        {"sampler": sampler, "steps": steps, "precision": precision},
+        {"sampler": sampler, "steps": steps, "precision": precision, "polish": polish},
         overwrite,
     )
 
@@ -348,7 +372,20 @@ def cathode(
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def inpaint(
-    scan, mask_path, output, model_name, porosity, fraction, seed, device, sampler, steps, precision, preview, overwrite
+    scan,
+    mask_path,
+    output,
+    model_name,
+    porosity,
+    fraction,
+    seed,
+    device,
+    sampler,
+    steps,
+    precision,
+    polish,
+    preview,
+    overwrite,
 ) -> None:
     """Fill the masked region of a label image (or each slice of a stack) with exact counts.
 
@@ -386,11 +423,19 @@ def inpaint(
         sampler=sampler,
         steps=steps,
         precision=precision,
+        polish=polish,
     )
     write_volume(
         output,
         res.images,
-        metadata={"model": str(model_name), "mask": Path(mask_path).name, "region_counts": res.counts, "seed": seed},
+        metadata={
+            "model": str(model_name),
+            "mask": Path(mask_path).name,
+            "region_counts": res.counts,
+            "seed": seed,
+            "polish_sweeps": polish,
+            "voxels_swapped_by_polish": res.swapped,
+        },
         overwrite=overwrite,
     )
     if preview:

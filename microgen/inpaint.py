@@ -9,12 +9,13 @@ the masked region start from the uniform prior over the region and diffuse back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
 from microgen.domains import get_kind
+from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import make_sampler
 
@@ -28,6 +29,7 @@ class Inpainting:
     seconds: float
     evaluations: int
     moved: list
+    swapped: list = field(default_factory=list)
 
 
 def inpaint(
@@ -43,6 +45,7 @@ def inpaint(
     steps: int = 100,
     eps: float = 0.1,
     precision: str = "auto",
+    polish: int = SWEEPS,
     label=None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
@@ -55,7 +58,8 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision : as for :func:`microgen.generate`
+    sampler, steps, eps, precision, polish : as for :func:`microgen.generate` (polish swaps
+        voxels inside the mask only, so the region counts stay exact)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
@@ -71,7 +75,7 @@ def inpaint(
     step_rule = make_sampler(sampler, steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, _ = _generator(model, seed)
-    out, counts, moved, evaluations, seconds = [], [], [], 0, 0.0
+    out, counts, moved, swapped, evaluations, seconds = [], [], [], [], 0, 0.0
     for b in range(len(img)):
         region = int(msk[b].sum())
         frac = requested or {n: float(np.mean(img[b][~msk[b]] == c)) for n, c in zip(names, kind.particle_labels)}
@@ -91,6 +95,7 @@ def inpaint(
             frozen=frozen,
             fixed=fixed,
             precision=precision,
+            polish=polish,
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):
@@ -98,10 +103,11 @@ def inpaint(
         out.append(filled)
         counts.append(want)
         moved.append(int(res.moved[0]))
+        swapped.append(int(res.swapped[0]))
         evaluations += res.evaluations
         seconds += took
     images = np.stack(out)
-    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved)
+    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved, swapped)
 
 
 def _check_inputs(image, mask, kind) -> tuple[np.ndarray, np.ndarray]:

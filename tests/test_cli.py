@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from microgen import __version__
 from microgen.cli import main
+from microgen.engine.polish import SWEEPS
 
 
 def _volume(path, shape=(12, 32, 32)):
@@ -159,6 +160,7 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
     with h5py.File(out) as f:
         data = f["labels"][()]
         assert f["labels"].attrs["seed"] == 0 and "model_sha256" in f["labels"].attrs
+        assert f["labels"].attrs["polish_sweeps"] == SWEEPS
     assert data.shape == (2, 16, 24) and (data.sum(axis=(1, 2)) == 73).all()  # floor(0.19 * 384 + 0.5)
     assert (tmp_path / "p.png").stat().st_size > 0
     assert "73 voxels" in res.output and "network evaluations" in res.output
@@ -177,6 +179,7 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--steps", "7"], "even"),
         (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'poisson', 'binomial'"),
         (["--porosity", "0.2", "--precision", "int8"], "'auto', 'float32', 'bfloat16'"),
+        (["--porosity", "0.2", "--polish", "-1"], "x>=0"),
     ]
     for extra, message in cases:
         res = runner.invoke(main, base + extra)

@@ -23,8 +23,9 @@ MODELS = {
     fractions=st.lists(st.floats(0.0, 0.5), min_size=2, max_size=2),
     seed=st.integers(0, 2**31 - 1),
     rule=st.sampled_from(RULES),
+    polish=st.sampled_from([0, 1, 2]),
 )
-def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed, rule):
+def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed, rule, polish):
     key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
     model = MODELS[key]
     channels = key[0]
@@ -36,8 +37,10 @@ def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, 
         (h, w),
         generator=torch.Generator().manual_seed(seed),
         sampler=rule,
+        polish=polish,
     )
     assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
+    assert len(res.swapped) == 2 and (polish or not res.swapped.any())
     for b, want in enumerate([totals, totals[::-1][:channels]]):
         for c in range(channels):
             assert (res.labels[b] == c + 1).sum() == want[c]
@@ -86,8 +89,9 @@ def test_same_seed_same_sample_different_seed_differs(rule):
     assert not np.array_equal(run(1), run(2))
 
 
+@pytest.mark.parametrize("polish", [0, 2])
 @pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5)], ids=repr)
-def test_frozen_voxels_are_untouched_and_never_entered(rule):
+def test_frozen_voxels_are_untouched_and_never_entered(rule, polish):
     model = MODELS[(1, "periodic")]
     frozen = np.zeros((8, 8), dtype=bool)
     frozen[:, :3] = True
@@ -101,6 +105,7 @@ def test_frozen_voxels_are_untouched_and_never_entered(rule):
         fixed=fixed,
         generator=torch.Generator().manual_seed(0),
         sampler=rule,
+        polish=polish,
     )
     assert np.array_equal(res.labels[0][:, :3], fixed[0][:, :3].astype(np.uint8))
     assert (res.labels[0][:, 3:] == 1).sum() == 15
@@ -128,6 +133,8 @@ def test_resolve_collisions_moves_excess_to_nearest_free_voxel():
         ({"frozen": np.ones((8, 8), bool)}, "every voxel"),
         ({"precision": "half"}, "float32.*bfloat16"),
         ({"precision": "float16"}, "CUDA"),
+        ({"polish": -1}, "polish .* integer >= 0"),
+        ({"polish": 1.5}, "polish .* integer >= 0"),
     ],
 )
 def test_bad_sampler_input(kwargs, match):
