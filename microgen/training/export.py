@@ -129,7 +129,14 @@ def export_model(
         "source": source,
         "data": model.meta.get("data"),
         "notes": notes,
-        "training": {k: training.get(k) for k in ("steps", "wall_time_s", "hardware")},
+        "training": {
+            # a run continued from another model (init_from) counts the earlier training too
+            "steps": training.get("total_steps", training.get("steps")),
+            "wall_time_s": training.get("total_wall_time_s", training.get("wall_time_s")),
+            "hardware": training.get("hardware"),
+            "precision": training.get("precision", "float32"),
+            "initialised_from": training.get("initialised_from"),
+        },
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
@@ -185,7 +192,8 @@ def card_markdown(card: dict) -> str:
         "",
         f"- Kind: {card['kind']}; phases: {card['phases']}",
         f"- Training data: {card['source']}",
-        f"- Training: {tr['steps']} steps, {tr['wall_time_s']} s on {tr['hardware']}",
+        f"- Training: {tr['steps']} steps, {tr['wall_time_s']} s on {tr['hardware']}"
+        + (f" ({tr['precision']})" if tr.get("precision") else ""),
         f"- Weights: {card['weights_mb']} MB (safetensors)",
         "",
         "## Phase fractions in training crops",

@@ -204,6 +204,7 @@ class Trainer:
                 self.model.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.prior_steps = 0  # steps of the model this run was initialised from (init_from)
+        self.prior_wall = 0.0  # and its training wall time
         self._prepare_out(resume)
         if init_from is not None and self.step == 0:
             self._init_from(Path(init_from))
@@ -234,9 +235,9 @@ class Trainer:
             raise ValueError(f"cannot initialise from {directory}: its network/process configuration differs")
         self.model.load_state_dict(source.state_dict())
         self.ema = {k: v.detach().clone() for k, v in source.state_dict().items()}
-        self.prior_steps = int(
-            source.meta.get("training", {}).get("total_steps", source.meta.get("training", {}).get("steps", 0))
-        )
+        previous = source.meta.get("training", {})
+        self.prior_steps = int(previous.get("total_steps", previous.get("steps", 0)))
+        self.prior_wall = float(previous.get("total_wall_time_s", previous.get("wall_time_s", 0.0)))
         self.meta["training"]["initialised_from"] = {"path": str(directory), "steps": self.prior_steps}
         log.info("initialised from %s (%d steps)", directory, self.prior_steps)
 
@@ -262,6 +263,7 @@ class Trainer:
         self.data.load_state_dict(state["data"])
         self.step = int(state["step"])
         self.prior_steps = int(state.get("prior_steps", 0))
+        self.prior_wall = float(state.get("prior_wall", 0.0))
         if state.get("initialised_from"):
             self.meta["training"]["initialised_from"] = state["initialised_from"]
         if state.get("device_type", "cpu") == self.device.type:
@@ -379,6 +381,7 @@ class Trainer:
             "generator": self.generator.get_state(),
             "device_type": self.device.type,
             "prior_steps": self.prior_steps,
+            "prior_wall": self.prior_wall,
             "initialised_from": self.meta["training"].get("initialised_from"),
             "step": self.step,
             "wall": self.wall,
@@ -391,6 +394,7 @@ class Trainer:
             {
                 "steps": self.step,
                 "total_steps": self.prior_steps + self.step,
+                "total_wall_time_s": round(self.prior_wall + self.wall, 1),
                 "wall_time_s": round(self.wall, 1),
                 "hardware": _hardware(self.device),
                 "precision": self.precision,

@@ -219,6 +219,9 @@ def test_init_from_a_model_directory_continues_its_weights(tmp_path):
     second.fit()
     card = json.loads((tmp_path / "b" / "card.json").read_text())
     assert card["total_steps"] == 6
+    training = DSDModel.load(tmp_path / "b").meta["training"]
+    first_wall = DSDModel.load(tmp_path / "a").meta["training"]["wall_time_s"]
+    assert training["total_wall_time_s"] == pytest.approx(first_wall + training["wall_time_s"], abs=0.11)
     with pytest.raises(ValueError, match="configuration differs"):
         Trainer(_cfg(width=16), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
 
