@@ -2,7 +2,7 @@
 
     python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
         [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
-        [--trapezoidal 20 40 60 100 200] [--seeds 0 1 2 3] [--precision float32] \
+        [--trapezoidal 20 40 60 100 200] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
         [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
 Every sampler runs on the same model and the same per-image porosities (those of held-out crops of
@@ -11,6 +11,8 @@ network evaluations per sample, seconds per sample, the share of particles moved
 resolution, and the fidelity ratio (distance to held-out crops / natural spread between two real
 sets) of every metric of microgen.metrics; then, per sampler, the mean and standard deviation of
 each ratio over the seeds. Budgets are network evaluations per sample (trapezoidal: two per step).
+With --polish 0 2, every sample is scored raw and after 2 sweeps of microgen.engine.polish (the
+same samples; the polished rows are labelled "+ polish 2").
 
 With --json, results are written after every run and runs already in the file are skipped, so an
 interrupted study resumes; --include adds other result files (read only) to the summary and figure.
@@ -28,6 +30,7 @@ import torch
 
 from microgen.domains import get_kind
 from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, TrapezoidalLeaping, sample
+from microgen.engine.polish import polish
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.training.data import split_holdout
@@ -47,6 +50,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--reference-seed", type=int, default=0)
     p.add_argument("--precision", default="float32")
+    p.add_argument("--polish", type=int, nargs="*", default=[0], help="polish sweeps to score (0: raw output)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", default=None, help="results file: written after every run, finished runs skipped")
     p.add_argument("--include", nargs="*", default=[], help="more result files for the summary and figure")
@@ -77,7 +81,9 @@ def main() -> None:
     )
     for rule in rules:
         for seed in args.seeds:
-            if any(r["sampler"] == repr(rule) and r.get("seed", 0) == seed for r in results):
+            names = [repr(rule) + (f" + polish {k}" if k else "") for k in args.polish]
+            done = {(r["sampler"], r.get("seed", 0)) for r in results}
+            if all((name, seed) in done for name in names):
                 continue
             start = time.perf_counter()
             res = sample(
@@ -89,18 +95,24 @@ def main() -> None:
                 generator=torch.Generator().manual_seed(seed),
             )
             seconds = time.perf_counter() - start
-            rows = fidelity_table(list(kind.to_labels(res.labels)), ref_a, ref_b, phases)
-            rec = {
-                "sampler": repr(rule),
-                "seed": seed,
-                "precision": args.precision,
-                "evaluations": res.evaluations,
-                "seconds_per_sample": seconds / args.n,
-                "moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
-                "ratios": {r["metric"]: r["ratio"] for r in rows if not r["metric"].startswith("fraction")},
-            }
-            results.append(rec)
-            _print_run(rec)
+            raw = kind.to_labels(res.labels)
+            for sweeps, name in zip(args.polish, names):
+                images = [
+                    polish(im, sweeps=sweeps, boundary=model.process.boundary, seed=i)[0] for i, im in enumerate(raw)
+                ]
+                rows = fidelity_table(images, ref_a, ref_b, phases)
+                rec = {
+                    "sampler": name,
+                    "seed": seed,
+                    "precision": args.precision,
+                    "polish": sweeps,
+                    "evaluations": res.evaluations,
+                    "seconds_per_sample": seconds / args.n,
+                    "moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
+                    "ratios": {r["metric"]: r["ratio"] for r in rows if not r["metric"].startswith("fraction")},
+                }
+                results.append(rec)
+                _print_run(rec)
             if path:
                 path.write_text(json.dumps(results, indent=2))
     for extra in args.include:
@@ -120,11 +132,17 @@ def main() -> None:
         for row in summary:
             cells = [f"{m:.2f} ± {sd:.2f}" if row["seeds"] > 1 else f"{m:.2f}" for m, sd in row["ratios"].values()]
             print(
-                f"| {row['sampler'].split('(')[0]} {_budget(row['sampler'])} | {row['evaluations']:,} | "
+                f"| {row['sampler'].split('(')[0]} {_budget(row['sampler'])}"
+                + (f" + polish {_polish_level(row['sampler'])}" if _polish_level(row["sampler"]) else "")
+                + f" | {row['evaluations']:,} | "
                 f"{row['seconds_per_sample']:.2f} | {100 * row['moved_fraction']:.1f} % | " + " | ".join(cells) + " |"
             )
     if args.figure:
         _figure(summary, args.figure)
+
+
+def _polish_level(name: str) -> int:
+    return int(name.rsplit("+ polish ", 1)[1]) if "+ polish " in name else 0
 
 
 def _budget(name: str) -> str:
@@ -160,7 +178,9 @@ def _summarise(results: list[dict]) -> list[dict]:
                 },
             }
         )
-    return sorted(out, key=lambda row: (row["sampler"].split("(")[0], row["evaluations"]))
+    return sorted(
+        out, key=lambda row: (row["sampler"].split("(")[0], _polish_level(row["sampler"]), row["evaluations"])
+    )
 
 
 def _figure(summary: list[dict], filename: str) -> None:
@@ -171,9 +191,10 @@ def _figure(summary: list[dict], filename: str) -> None:
 
     metrics = list(summary[0]["ratios"])
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.2), constrained_layout=True, sharey=True)
+    levels = sorted({_polish_level(r["sampler"]) for r in summary})
     for ax, metric in zip(np.atleast_1d(axes), metrics):
-        for family, (marker, style) in FAMILIES.items():
-            rows = [r for r in summary if r["sampler"].startswith(family)]
+        for (family, (marker, style)), level in ((f, lv) for f in FAMILIES.items() for lv in levels):
+            rows = [r for r in summary if r["sampler"].startswith(family) and _polish_level(r["sampler"]) == level]
             if rows:
                 ax.errorbar(
                     [r["evaluations"] for r in rows],
@@ -182,7 +203,8 @@ def _figure(summary: list[dict], filename: str) -> None:
                     marker=marker,
                     ls=style,
                     capsize=2,
-                    label=family,
+                    label=family + (f" + polish {level}" if level else ""),
+                    mfc="none" if level else None,
                 )
         ax.set_xscale("log")
         ax.axhline(1.5, color="k", lw=0.6)

@@ -116,12 +116,18 @@ class _GridRule:
         self.kind = grid
 
     def grid(self, t_end: float) -> np.ndarray:
+        """The ``steps + 1`` grid times from 1 down to ``t_end`` (computed once per ``t_end``)."""
+        cached = getattr(self, "_grid", None)
+        if cached is not None and cached[0] == t_end:
+            return cached[1]
         u = np.linspace(1.0, 0.0, self.steps + 1)
         if self.kind == "power":
             grid = t_end + (1.0 - t_end) * u**self.power
         else:
             grid = np.exp((1.0 - u**self.power) * np.log(t_end))
         grid[0], grid[-1] = 1.0, t_end  # exactly, whatever the rounding of exp(log(.))
+        grid.setflags(write=False)
+        self._grid = (t_end, grid)
         return grid
 
     def next_time(self, t: float, t_end: float) -> float:
