@@ -297,11 +297,8 @@ def _common(func):
 @click.option("--type", "rock_type", default="berea", show_default=True, help="Pretrained rock model or model dir.")
 @click.option("--porosity", type=float, required=True, help="Pore fraction in (0, 1).")
 @_common
-def rock(
-    rock_type, porosity, output, size, shape, n, seed, device, preview, sampler, steps, precision, polish, overwrite
-) -> None:
+def rock(rock_type, porosity, output, size, shape, n, seed, device, preview, overwrite, **sampling) -> None:
     """Generate rock images with an exact porosity (1 = pore, 0 = grain)."""
-    sampling = {"sampler": sampler, "steps": steps, "precision": precision, "polish": polish}
     _generate_command(
         "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, sampling, overwrite
     )
@@ -312,23 +309,7 @@ def rock(
 @click.option("--active", type=float, required=True, help="Active-material fraction in (0, 1).")
 @click.option("--binder", type=float, required=True, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
 @_common
-def cathode(
-    model_name,
-    active,
-    binder,
-    output,
-    size,
-    shape,
-    n,
-    seed,
-    device,
-    preview,
-    sampler,
-    steps,
-    precision,
-    polish,
-    overwrite,
-) -> None:
+def cathode(model_name, active, binder, output, size, shape, n, seed, device, preview, overwrite, **sampling) -> None:
     """Generate 3-phase cathode images with exact fractions (0 = pore, 1 = active, 2 = binder)."""
     _generate_command(
         "cathode",
@@ -341,7 +322,7 @@ def cathode(
         seed,
         device,
         preview,
-        {"sampler": sampler, "steps": steps, "precision": precision, "polish": polish},
+        sampling,
         overwrite,
     )
 
@@ -372,20 +353,7 @@ def cathode(
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def inpaint(
-    scan,
-    mask_path,
-    output,
-    model_name,
-    porosity,
-    fraction,
-    seed,
-    device,
-    sampler,
-    steps,
-    precision,
-    polish,
-    preview,
-    overwrite,
+    scan, mask_path, output, model_name, porosity, fraction, seed, device, preview, overwrite, **sampling
 ) -> None:
     """Fill the masked region of a label image (or each slice of a stack) with exact counts.
 
@@ -420,10 +388,7 @@ def inpaint(
         fractions=fractions,
         seed=seed,
         device=device,
-        sampler=sampler,
-        steps=steps,
-        precision=precision,
-        polish=polish,
+        **sampling,
     )
     write_volume(
         output,
@@ -433,7 +398,7 @@ def inpaint(
             "mask": Path(mask_path).name,
             "region_counts": res.counts,
             "seed": seed,
-            "polish_sweeps": polish,
+            "polish_sweeps": sampling["polish"],
             "voxels_swapped_by_polish": res.swapped,
         },
         overwrite=overwrite,
