@@ -2,8 +2,9 @@
 
 The pipeline :func:`sample` is short on purpose: start from the stationary law with the requested
 particle totals, repeatedly let a step rule ask the model for rates and move particles, then turn
-counts into a label image (:func:`resolve_collisions`). Every move relocates a particle, so the
-totals per image and channel are exact at every step.
+counts into a label image (:func:`resolve_collisions`) and, if asked, swap one-voxel speckle away
+(:func:`~microgen.engine.polish.polish`). Every move relocates a particle and every swap exchanges
+two voxels, so the totals per image and channel are exact at every step.
 
 Step rules: :class:`BinomialTauLeaping` (the paper's Algorithm 2, about ``4 r / eps`` network
 evaluations), :class:`PoissonLeaping` (first order on a fixed time grid, many hops per particle per
