@@ -67,10 +67,15 @@ def main() -> None:
             "sampler": res.sampler,
             "network evaluations": res.evaluations,
             "particles moved by collision resolution": res.moved,
+            "polish sweeps (count-preserving speckle removal)": res.polish,
+            "voxel pairs swapped by polish": res.swapped,
         },
     )
     print(f"pore voxels per image: {got}, exactly floor(porosity * {size * size} + 0.5) = {want}")
-    print(f"{seconds:.1f} s for {n} images, {res.evaluations} network evaluations ({res.sampler})")
+    print(
+        f"{seconds:.1f} s for {n} images, {res.evaluations} network evaluations ({res.sampler}), "
+        f"polish {res.polish} sweeps ({sum(res.swapped)} voxel pairs swapped)"
+    )
     for r in report["rows"]:
         print(
             f"  {r['metric']:22s} distance {r['distance']:9.4g}  natural spread {r['spread']:9.4g}  "
