@@ -51,6 +51,12 @@ def main() -> None:
     p.add_argument("--reference-seed", type=int, default=0)
     p.add_argument("--precision", default="float32")
     p.add_argument("--polish", type=int, nargs="*", default=[0], help="polish sweeps to score (0: raw output)")
+    p.add_argument(
+        "--grids",
+        nargs="*",
+        default=["log:1"],
+        help="time grids KIND:POWER of the Poisson and trapezoidal rules (log:1 is the default grid)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", default=None, help="results file: written after every run, finished runs skipped")
     p.add_argument("--include", nargs="*", default=[], help="more result files for the summary and figure")
@@ -67,10 +73,11 @@ def main() -> None:
     real, other = reference_sets(held, train, args.n, args.size, phases, rng)
     ref_a, ref_b = describe(real, phases), describe(other, phases)
     totals = [[int((im == c).sum()) for c in phases] for im in real]
+    grids = [(kind_, float(power)) for kind_, power in (g.split(":") for g in args.grids)]
     rules = (
         [BinomialTauLeaping(e) for e in args.eps]
-        + [PoissonLeaping(s) for s in args.poisson]
-        + [TrapezoidalLeaping(s // 2) for s in args.trapezoidal]
+        + [PoissonLeaping(s, power=w, grid=g) for s in args.poisson for g, w in grids]
+        + [TrapezoidalLeaping(s // 2, power=w, grid=g) for s in args.trapezoidal for g, w in grids]
     )
     path = Path(args.json) if args.json else None
     results = json.loads(path.read_text()) if path and path.is_file() else []
@@ -146,8 +153,12 @@ def _polish_level(name: str) -> int:
 
 
 def _budget(name: str) -> str:
-    """The defining argument of a step rule's repr, e.g. ``eps=0.1`` or ``steps=50``."""
-    return name.split("(")[1].split(",")[0].rstrip(")")
+    """The defining argument of a step rule's repr, e.g. ``eps=0.1`` or ``steps=50``, with its time
+    grid where it is not the default log grid of power 1."""
+    args = dict(a.split("=") for a in name.split("(")[1].split(")")[0].split(", "))
+    budget = name.split("(")[1].split(",")[0].rstrip(")")
+    grid = (args.get("grid", "'log'").strip("'"), args.get("power", "1.0"))
+    return budget if grid == ("log", "1.0") else f"{budget} ({grid[0]} grid, power {grid[1]})"
 
 
 def _print_run(rec: dict) -> None:

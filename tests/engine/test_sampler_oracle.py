@@ -21,6 +21,7 @@ from microgen.engine import (
     kernels,
     sample,
 )
+from microgen.engine.sampler import make_sampler
 
 R, SHAPE = 20.0, (6, 6)
 ORIGINS = [(1, 2), (4, 4)]
@@ -64,6 +65,7 @@ SAMPLERS = [
     PoissonLeaping(steps=100),
     PoissonLeaping(steps=30, power=2.0),
     TrapezoidalLeaping(steps=15),
+    make_sampler("trapezoidal", 100),  # the product default (log grid of power 0.5)
 ]
 
 
@@ -117,7 +119,9 @@ def papers_rule_positions():
     return _positions(BinomialTauLeaping(0.05), 4)
 
 
-@pytest.mark.parametrize("rule", [PoissonLeaping(steps=20), TrapezoidalLeaping(steps=10)], ids=repr)
+@pytest.mark.parametrize(
+    "rule", [PoissonLeaping(steps=20), TrapezoidalLeaping(steps=10), make_sampler("trapezoidal", 100)], ids=repr
+)
 def test_grid_rules_match_the_papers_rule_at_small_eps(rule, papers_rule_positions):
     """Two-sample chi-square: where each particle sits at t = 0.04 after the fast rule and after
     the paper's rule with eps = 0.05 (same analytic rates, independent fixed seeds)."""
