@@ -114,8 +114,8 @@ def export_model(
 
     n = len(totals)  # compare with the held-out crops the samples were matched to
     ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
-    rows = fidelity_table(gen, ref_a, ref_b, phases)
-    raw_rows = fidelity_table(list(raw), ref_a, ref_b, phases) if polish else rows
+    rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
+    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish else rows
     baseline = _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng)
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +165,13 @@ def export_model(
     return card
 
 
+def _table(images, ref_a, ref_b, phases, transport_phase) -> list[dict]:
+    """Fidelity rows, with the relative diffusivity of ``transport_phase`` where the real blocks
+    show a spread in it (Berea's 2D pore space almost never percolates: no spread, no row)."""
+    rows = fidelity_table(images, ref_a, ref_b, phases, diffusivity=transport_phase)
+    return [r for r in rows if not (r["metric"].startswith("relative_diffusivity") and r["spread"] == 0)]
+
+
 def _blobs_baseline(mat, train, totals, size, n_tune, ref_a, ref_b, rng) -> dict | None:
     """Fidelity of Gaussian blobs (porespy's recipe) at the same pore counts as the generated
     images, with the blobiness tuned on training-block crops; two-phase media only."""
@@ -179,7 +186,7 @@ def _blobs_baseline(mat, train, totals, size, n_tune, ref_a, ref_b, rng) -> dict
         np.where(blobs((size, size), c[0] / size**2, blobiness, rng) == 1, pore, mat.background).astype(np.uint8)
         for c in totals
     ]
-    rows = fidelity_table(images, ref_a, ref_b, list(mat.particle_labels))
+    rows = _table(images, ref_a, ref_b, list(mat.particle_labels), mat.transport_phase)
     return {"name": "blobs", "blobiness": blobiness, "tuning_two_point_distance": scores, "rows": rows}
 
 
