@@ -70,7 +70,7 @@ def main() -> None:
         0.5,
         f"{card['name']}: {card['training']['steps']} training steps\n{result.evaluations} network evaluations,\n"
         + result.sampler.split(",")[0].split("(")[0]
-        + f", {result.sampler.rsplit(', ', 1)[-1]}",
+        + f", {result.sampler.rsplit(', ', 1)[-1]}, polish {result.polish}",
         fontsize=9,
     )
     fig.savefig(args.out, dpi=70)
