@@ -52,6 +52,13 @@ def unlike_faces(labels: np.ndarray, boundary: str = "periodic") -> int:
     return total
 
 
+def check_sweeps(sweeps) -> int:
+    """Return ``sweeps`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
+    if not (isinstance(sweeps, (int, np.integer)) and not isinstance(sweeps, bool) and sweeps >= 0):
+        raise ValueError(f"polish sweeps must be an integer >= 0, got {sweeps!r}")
+    return int(sweeps)
+
+
 def polish(
     labels: np.ndarray,
     *,
@@ -75,8 +82,7 @@ def polish(
     -------
     polished labels (same dtype) and the number of swaps made.
     """
-    if not (isinstance(sweeps, (int, np.integer)) and sweeps >= 0):
-        raise ValueError(f"polish sweeps must be an integer >= 0, got {sweeps!r}")
+    sweeps = check_sweeps(sweeps)
     check_boundary(boundary)
     out = np.array(labels, copy=True)
     free = np.ones(out.shape, bool) if frozen is None else ~np.asarray(frozen, dtype=bool)
@@ -125,4 +131,4 @@ def _swap_pass(labels, p, q, eligible, boundary, rng) -> int:
     return n
 
 
-__all__ = ["MIN_GAIN", "SWEEPS", "neighbour_counts", "polish", "unlike_faces"]
+__all__ = ["MIN_GAIN", "SWEEPS", "check_sweeps", "neighbour_counts", "polish", "unlike_faces"]

@@ -14,11 +14,11 @@ import torch
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
-def resolve_precision(precision: str, device: torch.device | str, *, allowed=PRECISIONS) -> str:
+def resolve_precision(precision: str, device: torch.device | str) -> str:
     """Turn ``"auto"`` into ``"bfloat16"`` where ``device`` computes it natively, else ``"float32"``;
-    check any other value against ``allowed``."""
-    if precision not in allowed:
-        raise ValueError(f"precision must be one of {tuple(allowed)}, got {precision!r}")
+    check any other value against :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = torch.device(device)
     if precision != "auto":
         if precision == "float16" and device.type == "cpu":

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .polish import check_sweeps
 from .polish import polish as polish_labels
 from .precision import autocast, resolve_precision
 from .process import _particle_sites, _ravel, _unravel, fold
@@ -375,8 +376,7 @@ def sample(
     sampler = sampler or BinomialTauLeaping()
     device = model.device
     precision = resolve_precision(precision, device)
-    if not (isinstance(polish, (int, np.integer)) and not isinstance(polish, bool) and polish >= 0):
-        raise ValueError(f"polish (sweeps) must be an integer >= 0, got {polish!r}")
+    polish = check_sweeps(polish)  # before sampling, not after it
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
     frozen_t = None

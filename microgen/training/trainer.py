@@ -163,7 +163,7 @@ class Trainer:
         self.device = resolve_device(device)
         if self.world > 1 and self.device.type == "cuda":
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        self.precision = resolve_precision(config.precision, self.device, allowed=TRAIN_PRECISIONS)
+        self.precision = resolve_precision(config.precision, self.device)  # TrainConfig checked the name
         channels = train_volumes[0].shape[0]
         self.meta = dict(meta or {})
         self.meta.setdefault("training", {})
