@@ -2,7 +2,7 @@
 region with the real region it replaced.
 
     python benchmarks/inpaint.py --model berea --data ../shared/data/berea/berea_train.tif \
-        [--size 128] [--hole 64] [--n 16] [--steps 100]
+        [--size 128] [--hole 64] [--n 16] [--steps 100] [--polish 2]
 
 For each of ``n`` held-out crops the central ``hole x hole`` square is regenerated with exactly
 the pore count the real square had. The descriptors of the filled squares are compared with the
@@ -19,6 +19,7 @@ import torch
 
 import microgen
 from microgen.domains import get_kind
+from microgen.engine.polish import SWEEPS
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 from microgen.training.data import split_holdout
@@ -33,6 +34,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--polish", type=int, default=SWEEPS, help="polish sweeps inside the hole (0 = raw)")
     args = p.parse_args()
     model = microgen.load_model(args.model, "cpu")
     kind = get_kind(model.meta["kind"])
@@ -50,7 +52,8 @@ def main() -> None:
     for i, crop in enumerate(crops):
         frac = {n: float(np.mean(real[i] == c)) for n, c in zip(kind.channel_names, phases)}
         res = microgen.inpaint(
-            crop, mask, model=model, fractions=frac, seed=args.seed + i, steps=args.steps, device="cpu"
+            crop, mask, model=model, fractions=frac, seed=args.seed + i, steps=args.steps, device="cpu",
+            polish=args.polish,
         )
         assert np.array_equal(res.images[~mask], crop[~mask])
         for c in phases:
@@ -60,7 +63,7 @@ def main() -> None:
         evaluations += res.evaluations
     print(
         f"{args.n} holes of {args.hole}^2 in {args.size}^2 held-out crops, model {args.model}, "
-        f"{args.steps} steps: {seconds / args.n:.1f} s and {evaluations // args.n} evaluations per image "
+        f"{args.steps} steps, polish {args.polish}: {seconds / args.n:.1f} s and {evaluations // args.n} evaluations per image "
         f"(threads {torch.get_num_threads()}); counts inside every hole exact, context untouched"
     )
     rows = fidelity_table(filled, real, other, phases)

@@ -2,7 +2,7 @@
 
     python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
         [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
-        [--trapezoidal 20 40 60 100 200] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
+        [--trapezoidal 20 40 60 100 200] [--multistep 50 100] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
         [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
 Every sampler runs on the same model and the same per-image porosities (those of held-out crops of
@@ -29,13 +29,20 @@ import numpy as np
 import torch
 
 from microgen.domains import get_kind
-from microgen.engine import BinomialTauLeaping, DSDModel, PoissonLeaping, TrapezoidalLeaping, sample
+from microgen.engine import (
+    BinomialTauLeaping,
+    DSDModel,
+    MultistepLeaping,
+    PoissonLeaping,
+    TrapezoidalLeaping,
+    sample,
+)
 from microgen.engine.polish import polish
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.training.data import split_holdout
 
-FAMILIES = {"Binomial": ("s", ":"), "Poisson": ("o", "--"), "Trapezoidal": ("D", "-")}
+FAMILIES = {"Binomial": ("s", ":"), "Poisson": ("o", "--"), "Trapezoidal": ("D", "-"), "Multistep": ("^", "-.")}
 
 
 def main() -> None:
@@ -47,6 +54,7 @@ def main() -> None:
     p.add_argument("--eps", type=float, nargs="*", default=[0.05, 0.1, 0.2])
     p.add_argument("--poisson", type=int, nargs="*", default=[10, 20, 50, 100, 200])
     p.add_argument("--trapezoidal", type=int, nargs="*", default=[20, 40, 60, 100, 200])
+    p.add_argument("--multistep", type=int, nargs="*", default=[], help="budgets of the multistep rule")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--reference-seed", type=int, default=0)
     p.add_argument("--precision", default="float32")
@@ -78,6 +86,7 @@ def main() -> None:
         [BinomialTauLeaping(e) for e in args.eps]
         + [PoissonLeaping(s, power=w, grid=g) for s in args.poisson for g, w in grids]
         + [TrapezoidalLeaping(s // 2, power=w, grid=g) for s in args.trapezoidal for g, w in grids]
+        + [MultistepLeaping(s, power=w, grid=g) for s in args.multistep for g, w in grids]
     )
     path = Path(args.json) if args.json else None
     results = json.loads(path.read_text()) if path and path.is_file() else []

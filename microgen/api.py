@@ -105,9 +105,11 @@ def generate(
     shape : spatial shape; sides must be multiples of the network stride
     n : number of images (>= 1); they share each network evaluation
     seed : same seed, same output on the same device
-    sampler : ``"trapezoidal"`` (second-order leaping, the default), ``"poisson"`` (first order)
-        or ``"binomial"`` (the paper's rule with CFL ``eps``: thousands of evaluations)
-    steps : network evaluations per sample for the trapezoidal (even) and Poisson samplers
+    sampler : ``"trapezoidal"`` (second-order leaping, two evaluations per step, the default),
+        ``"multistep"`` (second-order leaping, one evaluation per step), ``"poisson"`` (first
+        order) or ``"binomial"`` (the paper's rule with CFL ``eps``: thousands of evaluations)
+    steps : network evaluations per sample for the trapezoidal (even), multistep and Poisson
+        samplers
     precision : network arithmetic, ``"auto"`` (bfloat16 where the device computes it natively),
         ``"float32"``, ``"bfloat16"`` or ``"float16"`` (CUDA)
     polish : sweeps of count-preserving speckle removal after sampling (0 = raw model output;

@@ -238,7 +238,8 @@ SAMPLING = [
         type=click.Choice(list(SAMPLERS)),
         default="trapezoidal",
         show_default=True,
-        help="Step rule: second-order leaping, first-order leaping, or the paper's binomial rule (slow).",
+        help="Step rule: second-order leaping with two or one evaluations per step (trapezoidal, "
+        "multistep), first-order leaping (poisson), or the paper's binomial rule (slow).",
     ),
     click.option(
         "--steps",

@@ -45,7 +45,7 @@ def test_rock_api_and_reproducibility(rock_dir):
         ({"fractions": {"active": 0.5, "binder": 0.1, "carbon": 0.1}}, "unknown phase"),
         ({"n": 0}, "n must be"),
         ({"shape": (7, 8)}, "stride"),
-        ({"sampler": "euler"}, "trapezoidal.*poisson.*binomial"),
+        ({"sampler": "euler"}, "trapezoidal.*multistep.*poisson.*binomial"),
         ({"steps": 7}, "even"),
         ({"steps": 0}, ">= 1"),
         ({"precision": "int8"}, "float32.*bfloat16"),

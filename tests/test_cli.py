@@ -177,7 +177,7 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--shape", "15x16"], "stride"),
         (["--porosity", "0.2", "--shape", "abc"], "--shape"),
         (["--porosity", "0.2", "--steps", "7"], "even"),
-        (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'poisson', 'binomial'"),
+        (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'multistep', 'poisson', 'binomial'"),
         (["--porosity", "0.2", "--precision", "int8"], "'auto', 'float32', 'bfloat16'"),
         (["--porosity", "0.2", "--polish", "-1"], "x>=0"),
     ]

@@ -10,6 +10,7 @@ from .precision import PRECISIONS, autocast, resolve_precision
 from .process import DSDProcess
 from .sampler import (
     BinomialTauLeaping,
+    MultistepLeaping,
     PoissonLeaping,
     SampleResult,
     TrapezoidalLeaping,
@@ -26,6 +27,7 @@ __all__ = [
     "DSDModel",
     "DSDProcess",
     "Lattice",
+    "MultistepLeaping",
     "NetworkConfig",
     "PoissonLeaping",
     "ProcessConfig",

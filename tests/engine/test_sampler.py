@@ -4,11 +4,19 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microgen.engine import BinomialTauLeaping, PoissonLeaping, TrapezoidalLeaping, resolve_collisions, sample
+from microgen.engine import (
+    BinomialTauLeaping,
+    MultistepLeaping,
+    PoissonLeaping,
+    TrapezoidalLeaping,
+    resolve_collisions,
+    sample,
+)
+from microgen.engine import sampler as sampler_module
 from microgen.engine.sampler import binomial_moves
 from tests.helpers import tiny_model
 
-RULES = [BinomialTauLeaping(0.5), PoissonLeaping(7), TrapezoidalLeaping(4)]
+RULES = [BinomialTauLeaping(0.5), PoissonLeaping(7), TrapezoidalLeaping(4), MultistepLeaping(6)]
 MODELS = {
     key: tiny_model(channels=key[0], boundary=key[1]) for key in [(1, "periodic"), (2, "noflux"), (2, "periodic")]
 }
@@ -72,7 +80,9 @@ def test_step_follows_the_rates_direction():
     assert 230 < new[0, 0, 0, 4] < 370  # Binomial(1000, 0.3)
 
 
-@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), PoissonLeaping(10), TrapezoidalLeaping(5)], ids=repr)
+@pytest.mark.parametrize(
+    "rule", [BinomialTauLeaping(0.3), PoissonLeaping(10), TrapezoidalLeaping(5), MultistepLeaping(8)], ids=repr
+)
 def test_same_seed_same_sample_different_seed_differs(rule):
     model = MODELS[(2, "periodic")]
 
@@ -90,7 +100,7 @@ def test_same_seed_same_sample_different_seed_differs(rule):
 
 
 @pytest.mark.parametrize("polish", [0, 2])
-@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5)], ids=repr)
+@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5), MultistepLeaping(8)], ids=repr)
 def test_frozen_voxels_are_untouched_and_never_entered(rule, polish):
     model = MODELS[(1, "periodic")]
     frozen = np.zeros((8, 8), dtype=bool)
@@ -166,7 +176,7 @@ def test_bad_grid_rule(make, match):
 
 def test_evaluations_per_step():
     model = MODELS[(1, "periodic")]
-    for rule, evaluations in ((PoissonLeaping(12), 12), (TrapezoidalLeaping(12), 24)):
+    for rule, evaluations in ((PoissonLeaping(12), 12), (TrapezoidalLeaping(12), 24), (MultistepLeaping(12), 12)):
         res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
         assert (res.evaluations, res.steps) == (evaluations, 12)
 
@@ -188,3 +198,31 @@ def test_bfloat16_rates_stay_close_and_counts_exact():
         generator=torch.Generator().manual_seed(0),
     )
     assert (res.labels == 1).sum() == 20 and (res.labels == 2).sum() == 9
+
+
+def test_multistep_extrapolates_the_rates_to_the_middle_of_each_leap(monkeypatch):
+    """Rates linear in t: the leap rates of every step after the first equal q(t - tau / 2)
+    exactly; the first step (no history) leaps with q(t); a second sample starts afresh."""
+    rule = MultistepLeaping(5)
+    used = []
+
+    def record(counts, rates, tau, generator, **kwargs):
+        used.append((rates.clone(), float(tau[0])))
+        return counts.clone()
+
+    monkeypatch.setattr(sampler_module, "poisson_moves", record)
+    field = torch.linspace(0.5, 2.0, 2 * 4 * 16, dtype=torch.float64).reshape(1, 2, 4, 4, 4)
+
+    def rate_fn(counts, t):
+        return field * (3.0 - 2.0 * t)
+
+    for _ in range(2):
+        t, counts, used[:] = 1.0, torch.zeros((1, 2, 4, 4), dtype=torch.long), []
+        while t > 1e-3:
+            counts, t_next, evals = rule.advance(counts, t, 1e-3, rate_fn, None)
+            assert evals == 1
+            expected = rate_fn(None, t) if len(used) == 1 else rate_fn(None, t - (t - t_next) / 2)
+            assert torch.allclose(used[-1][0], expected, rtol=1e-12, atol=0), len(used)
+            t = t_next
+        assert len(used) == 5
+        rule.reset()

@@ -15,6 +15,7 @@ from microgen.engine import (
     BinomialTauLeaping,
     DSDProcess,
     Lattice,
+    MultistepLeaping,
     PoissonLeaping,
     Schedule,
     TrapezoidalLeaping,
@@ -66,6 +67,8 @@ SAMPLERS = [
     PoissonLeaping(steps=30, power=2.0),
     TrapezoidalLeaping(steps=15),
     make_sampler("trapezoidal", 100),  # the product default (log grid of power 0.5)
+    MultistepLeaping(steps=30),
+    make_sampler("multistep", 100),
 ]
 
 
@@ -120,7 +123,15 @@ def papers_rule_positions():
 
 
 @pytest.mark.parametrize(
-    "rule", [PoissonLeaping(steps=20), TrapezoidalLeaping(steps=10), make_sampler("trapezoidal", 100)], ids=repr
+    "rule",
+    [
+        PoissonLeaping(steps=20),
+        TrapezoidalLeaping(steps=10),
+        make_sampler("trapezoidal", 100),
+        MultistepLeaping(steps=20),
+        make_sampler("multistep", 50),
+    ],
+    ids=repr,
 )
 def test_grid_rules_match_the_papers_rule_at_small_eps(rule, papers_rule_positions):
     """Two-sample chi-square: where each particle sits at t = 0.04 after the fast rule and after
