@@ -52,7 +52,13 @@ def main() -> None:
     for i, crop in enumerate(crops):
         frac = {n: float(np.mean(real[i] == c)) for n, c in zip(kind.channel_names, phases)}
         res = microgen.inpaint(
-            crop, mask, model=model, fractions=frac, seed=args.seed + i, steps=args.steps, device="cpu",
+            crop,
+            mask,
+            model=model,
+            fractions=frac,
+            seed=args.seed + i,
+            steps=args.steps,
+            device="cpu",
             polish=args.polish,
         )
         assert np.array_equal(res.images[~mask], crop[~mask])
@@ -63,7 +69,8 @@ def main() -> None:
         evaluations += res.evaluations
     print(
         f"{args.n} holes of {args.hole}^2 in {args.size}^2 held-out crops, model {args.model}, "
-        f"{args.steps} steps, polish {args.polish}: {seconds / args.n:.1f} s and {evaluations // args.n} evaluations per image "
+        f"{args.steps} steps, polish {args.polish}: {seconds / args.n:.1f} s and "
+        f"{evaluations // args.n} evaluations per image "
         f"(threads {torch.get_num_threads()}); counts inside every hole exact, context untouched"
     )
     rows = fidelity_table(filled, real, other, phases)
