@@ -16,7 +16,7 @@ from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def generate(
     n: int = 1,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "trapezoidal",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 100,
     eps: float = 0.1,
     precision: str = "auto",
@@ -165,7 +165,7 @@ def generate_counts(
     label=None,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "trapezoidal",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 100,
     eps: float = 0.1,
     precision: str = "auto",

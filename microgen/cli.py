@@ -12,7 +12,7 @@ import numpy as np
 from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
-from microgen.engine.sampler import SAMPLERS
+from microgen.engine.sampler import DEFAULT_SAMPLER, SAMPLERS
 from microgen.training.trainer import TRAIN_PRECISIONS
 
 
@@ -236,7 +236,7 @@ SAMPLING = [
     click.option(
         "--sampler",
         type=click.Choice(list(SAMPLERS)),
-        default="trapezoidal",
+        default=DEFAULT_SAMPLER,
         show_default=True,
         help="Step rule: second-order leaping with two or one evaluations per step (trapezoidal, "
         "multistep), first-order leaping (poisson), or the paper's binomial rule (slow).",

@@ -17,7 +17,7 @@ from microgen.api import _check_fractions, _generator, _model_on, _run, exact_co
 from microgen.domains import get_kind
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
 
 
 @dataclass
@@ -41,7 +41,7 @@ def inpaint(
     fractions: dict | None = None,
     seed: int | None = None,
     device: str = "auto",
-    sampler: str = "trapezoidal",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 100,
     eps: float = 0.1,
     precision: str = "auto",

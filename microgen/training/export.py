@@ -16,7 +16,7 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -96,7 +96,7 @@ def export_model(
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
-    rule, precision = make_sampler("trapezoidal", steps), resolve_precision("auto", model.device)
+    rule, precision = make_sampler(DEFAULT_SAMPLER, steps), resolve_precision("auto", model.device)
     res = sample(
         model,
         totals,
