@@ -164,6 +164,7 @@ def _polish_level(name: str) -> int:
 def _budget(name: str) -> str:
     """The defining argument of a step rule's repr, e.g. ``eps=0.1`` or ``steps=50``, with its time
     grid where it is not the default log grid of power 1."""
+    name = name.split(" + polish ")[0]
     args = dict(a.split("=") for a in name.split("(")[1].split(")")[0].split(", "))
     budget = name.split("(")[1].split(",")[0].rstrip(")")
     grid = (args.get("grid", "'log'").strip("'"), args.get("power", "1.0"))
