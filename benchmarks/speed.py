@@ -1,13 +1,14 @@
 """Generation speed: seconds per sample for the step rules, precisions, batch sizes and compile.
 
     python benchmarks/speed.py [--model berea] [--size 256] [--device cpu|cuda] [--threads 2]
-        [--batch 1 4] [--full] [--compile]
+        [--batch 1 4] [--full] [--compile] [--samplers trapezoidal:100 multistep:50] [--precisions bfloat16]
 
 Prints
 (a) one network evaluation, per image, for each batch size and precision (float32; bfloat16 where
     the device has it natively; float16 on CUDA), eager and, with --compile, torch.compile'd;
-(b) with --full, end-to-end seconds per sample of ``microgen.generate`` with the default sampler
-    (trapezoidal, 100 evaluations) at each precision, exact counts checked: the figure users see.
+(b) with --full, end-to-end seconds per sample of ``microgen.generate`` (default pipeline:
+    trapezoidal, 100 evaluations, polish 2; or each --samplers NAME:EVALUATIONS) at each
+    precision, exact counts checked: the figure users see.
 Every figure is a wall-clock median of --repeat runs after one warm-up.
 """
 
@@ -22,6 +23,7 @@ import torch
 import microgen
 from microgen.domains import get_kind
 from microgen.engine.precision import autocast, resolve_precision
+from microgen.engine.sampler import DEFAULT_SAMPLER
 
 
 def _sync(device):
@@ -51,6 +53,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="also time torch.compile'd networks")
     p.add_argument("--full", action="store_true", help="also time end-to-end generation")
+    p.add_argument(
+        "--samplers",
+        nargs="*",
+        default=[f"{DEFAULT_SAMPLER}:100"],
+        help="step rules NAME:EVALUATIONS for --full (default: the product default)",
+    )
+    p.add_argument("--precisions", nargs="*", default=None, help="only these precisions (default: all native)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -62,6 +71,8 @@ def main() -> None:
         precisions.append("bfloat16")
     if device.type == "cuda":
         precisions.append("float16")
+    if args.precisions:
+        precisions = [x for x in precisions if x in args.precisions]
     print(
         f"model {args.model}, device {device}, threads {torch.get_num_threads()}, size {args.size}^2, "
         f"torch {torch.__version__}"
@@ -89,18 +100,28 @@ def main() -> None:
     model.net = net
     if args.full:
         for precision in precisions:
-            for batch in args.batch:
-                fractions = dict(zip(kind.channel_names, (0.2,) if model.channels == 1 else (0.5, 0.1)))
-                gen = microgen.generate(
-                    model, fractions, shape=(args.size,) * 2, n=batch, seed=0, device=args.device, precision=precision
-                )
-                for image, want in zip(gen.images, gen.counts):
-                    got = {n: int((image == c).sum()) for n, c in zip(kind.channel_names, kind.particle_labels)}
-                    assert got == want, (got, want)
-                print(
-                    f"generate (default sampler, {gen.evaluations} evaluations) batch {batch:3d} {precision:9s} "
-                    f"{gen.seconds / batch:7.2f} s per sample ({batch / gen.seconds:6.2f} samples/s)"
-                )
+            for rule in args.samplers:
+                name, evaluations = rule.split(":")
+                for batch in args.batch:
+                    fractions = dict(zip(kind.channel_names, (0.2,) if model.channels == 1 else (0.5, 0.1)))
+                    gen = microgen.generate(
+                        model,
+                        fractions,
+                        shape=(args.size,) * 2,
+                        n=batch,
+                        seed=0,
+                        device=args.device,
+                        precision=precision,
+                        sampler=name,
+                        steps=int(evaluations),
+                    )
+                    for image, want in zip(gen.images, gen.counts):
+                        got = {n: int((image == c).sum()) for n, c in zip(kind.channel_names, kind.particle_labels)}
+                        assert got == want, (got, want)
+                    print(
+                        f"generate ({name}, {gen.evaluations} evaluations, polish {gen.polish}) batch {batch:3d} "
+                        f"{precision:9s} {gen.seconds / batch:7.2f} s per sample ({batch / gen.seconds:6.2f} samples/s)"
+                    )
 
 
 if __name__ == "__main__":
