@@ -20,8 +20,13 @@ def test_example_runs_fast(tmp_path, script, model):
         pytest.skip(f"pretrained model {model!r} is not installed")
     pytest.importorskip("taufactor")
     cmd = [sys.executable, str(ROOT / "examples" / script), "--fast"]
+    figure = tmp_path / "sweep.png"
     if script == "porosity_sweep.py":
-        cmd += ["--out", str(tmp_path / "sweep.png")]
+        cmd += ["--out", str(figure)]
+    if script == "cathode_sweep.py":
+        cmd += ["--figure", str(figure)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip()
+    if script != "use_with_porespy_taufactor.py":
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
