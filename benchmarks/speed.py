@@ -23,7 +23,7 @@ import torch
 import microgen
 from microgen.domains import get_kind
 from microgen.engine.precision import autocast, resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER
 
 
 def _sync(device):
@@ -56,7 +56,7 @@ def main() -> None:
     p.add_argument(
         "--samplers",
         nargs="*",
-        default=[f"{DEFAULT_SAMPLER}:100"],
+        default=[f"{DEFAULT_SAMPLER}:{DEFAULT_EVALUATIONS}"],
         help="step rules NAME:EVALUATIONS for --full (default: the product default)",
     )
     p.add_argument("--precisions", nargs="*", default=None, help="only these precisions (default: all native)")
@@ -99,11 +99,11 @@ def main() -> None:
                 )
     model.net = net
     if args.full:
+        fractions = dict(zip(kind.channel_names, (0.2,) if model.channels == 1 else (0.5, 0.1)))
         for precision in precisions:
             for rule in args.samplers:
                 name, evaluations = rule.split(":")
                 for batch in args.batch:
-                    fractions = dict(zip(kind.channel_names, (0.2,) if model.channels == 1 else (0.5, 0.1)))
                     gen = microgen.generate(
                         model,
                         fractions,

@@ -16,7 +16,7 @@ from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def generate(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = 100,
+    steps: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     precision: str = "auto",
     polish: int = SWEEPS,
@@ -166,7 +166,7 @@ def generate_counts(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = 100,
+    steps: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     precision: str = "auto",
 ) -> Generation:

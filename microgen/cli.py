@@ -12,7 +12,7 @@ import numpy as np
 from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
-from microgen.engine.sampler import DEFAULT_SAMPLER, SAMPLERS
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
 from microgen.training.trainer import TRAIN_PRECISIONS
 
 
@@ -243,7 +243,7 @@ SAMPLING = [
     ),
     click.option(
         "--steps",
-        default=100,
+        default=DEFAULT_EVALUATIONS,
         show_default=True,
         help="Network evaluations per sample (even for trapezoidal; ignored by binomial).",
     ),
@@ -526,7 +526,7 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--size", default=128, show_default=True, help="Image size for reference statistics and fidelity.")
 @click.option("--n-gen", default=16, show_default=True, help="Generated images for the fidelity table.")
-@click.option("--steps", default=100, show_default=True, help="Sampler steps (network evaluations).")
+@click.option("--steps", default=DEFAULT_EVALUATIONS, show_default=True, help="Sampler steps (network evaluations).")
 @click.option("--source", default="", help="Data source/licence line for the card.")
 @click.option("--notes", default="", help="Free text for the card.")
 def export_cmd(run, data, kind, name, out, size, n_gen, steps, source, notes) -> None:

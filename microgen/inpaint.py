@@ -17,7 +17,7 @@ from microgen.api import _check_fractions, _generator, _model_on, _run, exact_co
 from microgen.domains import get_kind
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 
 
 @dataclass
@@ -42,7 +42,7 @@ def inpaint(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = 100,
+    steps: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     precision: str = "auto",
     polish: int = SWEEPS,

@@ -244,6 +244,8 @@ class MultistepLeaping(_GridRule):
         Time grid, as for :class:`PoissonLeaping`.
     """
 
+    _history: tuple[torch.Tensor, float] | None = None  # rates and time of the previous step
+
     def __repr__(self) -> str:
         return f"MultistepLeaping(steps={self.steps}, power={self.power}, grid={self.kind!r})"
 
@@ -255,10 +257,9 @@ class MultistepLeaping(_GridRule):
         t_next = self.next_time(t, t_end)
         tau = t - t_next
         rates = rate_fn(counts, t)
-        history = getattr(self, "_history", None)
         leap_rates = rates
-        if history is not None and history[0].shape == rates.shape and history[1] > t:
-            prev_rates, prev_t = history
+        if self._history is not None and self._history[0].shape == rates.shape and self._history[1] > t:
+            prev_rates, prev_t = self._history
             weight = tau / (2.0 * (prev_t - t))
             leap_rates = (rates + weight * (rates - prev_rates)).clamp_min(0.0)
         self._history = (rates, t) if t_next > t_end else None  # not kept once the process ends
@@ -486,8 +487,10 @@ def sample(
 
 
 SAMPLERS = ("trapezoidal", "multistep", "poisson", "binomial")
-#: the step rule and budget of ``generate``, ``inpaint``, the CLI, export and validation
+#: the step rule and budget (network evaluations per sample) of ``generate``, ``inpaint``, the CLI,
+#: export and validation
 DEFAULT_SAMPLER = "trapezoidal"
+DEFAULT_EVALUATIONS = 100
 #: time-grid power of the default trapezoidal rule: log grid, finer steps at large t. In the 64²
 #: study (berea, 100 evaluations, 4 seeds) it was closer to the held-out data than power 1 on every
 #: metric after polish and on four of five raw (docs/performance.md); the analytic-rate oracle
@@ -495,10 +498,10 @@ DEFAULT_SAMPLER = "trapezoidal"
 DEFAULT_GRID_POWER = 0.5
 
 
-def make_sampler(name: str = DEFAULT_SAMPLER, evaluations: int = 100, eps: float = 0.1):
+def make_sampler(name: str = DEFAULT_SAMPLER, evaluations: int = DEFAULT_EVALUATIONS, eps: float = 0.1):
     """The step rule called ``name`` with a budget of ``evaluations`` network calls per sample
-    (trapezoidal: even, two per grid step; poisson: one per step); ``"binomial"`` is the paper's
-    rule with CFL number ``eps`` (its evaluation count follows from the rates)."""
+    (trapezoidal: even, two per grid step; multistep and poisson: one per step); ``"binomial"`` is
+    the paper's rule with CFL number ``eps`` (its evaluation count follows from the rates)."""
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
     if name == "binomial":

@@ -16,7 +16,7 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -67,7 +67,7 @@ def export_model(
     reference_sizes: tuple[int, ...] = (128, 256),
     n_ref: int = 32,
     n_gen: int = 16,
-    steps: int = 100,
+    steps: int = DEFAULT_EVALUATIONS,
     polish: int = SWEEPS,
     seed: int = 0,
     source: str = "",
