@@ -65,6 +65,13 @@ def _denoise_option(help_text: str):
 @click.option("--r", "rate", type=float, default=None, help="Hop rate r (default: mixes one crop at t = 1).")
 @click.option("--boundary", type=click.Choice(["periodic", "noflux"]), default="periodic", show_default=True)
 @click.option("--width", default=32, show_default=True, help="Network width.")
+@click.option(
+    "--mults",
+    default="1,2,2",
+    show_default=True,
+    help="Width multiplier per resolution level, comma-separated (one downsampling between levels).",
+)
+@click.option("--blocks", default=1, show_default=True, help="Residual blocks per level.")
 @click.option("--lr", default=5e-4, show_default=True, help="Peak learning rate.")
 @click.option("--no-augment", is_flag=True, help="Disable the 8 dihedral augmentations (anisotropic materials).")
 @click.option("--holdout", default=0.2, show_default=True, help="Fraction of axis 0 held out for validation.")
@@ -111,6 +118,8 @@ def train(
     rate,
     boundary,
     width,
+    mults,
+    blocks,
     lr,
     no_augment,
     holdout,
@@ -142,6 +151,14 @@ def train(
         class_names = [c.strip() for c in classes.split(",")]
         if len(class_names) != len(data) or len(set(class_names)) != len(class_names) or "" in class_names:
             raise ValueError(f"--classes needs one distinct name per --data ({len(data)} files), got {classes!r}")
+    try:
+        mult_list = [int(m) for m in mults.split(",")]
+    except ValueError:
+        raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}") from None
+    if not mult_list or min(mult_list) < 1:
+        raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}")
+    if blocks < 1:
+        raise ValueError(f"--blocks must be >= 1, got {blocks}")
     cfg = TrainConfig(
         num_classes=len(class_names) if class_names else 0,
         label_dropout=0.1 if class_names else 0.0,
@@ -151,6 +168,8 @@ def train(
         r=rate,
         boundary=boundary,
         width=width,
+        mults=mult_list,
+        blocks=blocks,
         lr=lr,
         augment=not no_augment,
         holdout=holdout,

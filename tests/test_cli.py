@@ -119,6 +119,27 @@ def test_bad_training_input_exits_2(tmp_path):
     assert res.exit_code == 2 and "no such file" in res.output
     res = runner.invoke(main, ["train", "--data", str(tmp_path / "bad.tif"), "--kind", "granite", "--out", "x"])
     assert res.exit_code == 2
+    for mults in ("1,two", "1,0,2"):
+        res = runner.invoke(
+            main, ["train", "--data", str(tmp_path / "bad.tif"), "--kind", "rock", "--out", "x", "--mults", mults]
+        )
+        assert res.exit_code == 2 and "--mults must be comma-separated positive integers" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_architecture_options(tmp_path):
+    from microgen.engine.model import DSDModel
+
+    runner = CliRunner()
+    data = _volume(tmp_path / "scan.tif")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--kind", "rock", "--out", str(out), "--crop", "16", "--steps", "2"]
+    res = runner.invoke(main, [*args, "--batch", "2", "--width", "4", "--mults", "1,2,4,4", "--blocks", "2"])
+    assert res.exit_code == 0, res.output
+    net = DSDModel.load(out).network_config
+    assert net.width == 4 and net.mults == [1, 2, 4, 4] and net.blocks == 2
+    res = runner.invoke(main, [*args, "--batch", "2", "--width", "4", "--mults", "1,2", "--steps", "3", "--resume"])
+    assert res.exit_code == 2 and "configuration differs" in res.output
 
 
 def _tiny_rock(tmp_path):
