@@ -37,6 +37,10 @@ def main(verbose: bool) -> None:
     )
 
 
+#: architecture of a new model when neither the options nor --init-from say otherwise
+_ARCH = {"width": 32, "mults": [1, 2, 2], "blocks": 1}
+
+
 def _denoise_option(help_text: str):
     return click.option(
         "--denoise",
@@ -64,14 +68,19 @@ def _denoise_option(help_text: str):
 @click.option("--batch", default=16, show_default=True, help="Images per step.")
 @click.option("--r", "rate", type=float, default=None, help="Hop rate r (default: mixes one crop at t = 1).")
 @click.option("--boundary", type=click.Choice(["periodic", "noflux"]), default="periodic", show_default=True)
-@click.option("--width", default=32, show_default=True, help="Network width.")
+@click.option("--width", type=int, default=None, help=f"Network width [default: {_ARCH['width']}, or --init-from's].")
 @click.option(
     "--mults",
-    default="1,2,2",
-    show_default=True,
-    help="Width multiplier per resolution level, comma-separated (one downsampling between levels).",
+    default=None,
+    help="Width multiplier per resolution level, comma-separated (one downsampling between levels) "
+    f"[default: {','.join(map(str, _ARCH['mults']))}, or --init-from's].",
 )
-@click.option("--blocks", default=1, show_default=True, help="Residual blocks per level.")
+@click.option(
+    "--blocks",
+    type=int,
+    default=None,
+    help=f"Residual blocks per level [default: {_ARCH['blocks']}, or --init-from's].",
+)
 @click.option("--lr", default=5e-4, show_default=True, help="Peak learning rate.")
 @click.option("--no-augment", is_flag=True, help="Disable the 8 dihedral augmentations (anisotropic materials).")
 @click.option("--holdout", default=0.2, show_default=True, help="Fraction of axis 0 held out for validation.")
@@ -151,14 +160,7 @@ def train(
         class_names = [c.strip() for c in classes.split(",")]
         if len(class_names) != len(data) or len(set(class_names)) != len(class_names) or "" in class_names:
             raise ValueError(f"--classes needs one distinct name per --data ({len(data)} files), got {classes!r}")
-    try:
-        mult_list = [int(m) for m in mults.split(",")]
-    except ValueError:
-        raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}") from None
-    if not mult_list or min(mult_list) < 1:
-        raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}")
-    if blocks < 1:
-        raise ValueError(f"--blocks must be >= 1, got {blocks}")
+    width, mult_list, blocks = _architecture(width, mults, blocks, init_from)
     cfg = TrainConfig(
         num_classes=len(class_names) if class_names else 0,
         label_dropout=0.1 if class_names else 0.0,
@@ -193,6 +195,29 @@ def train(
         classes=class_names,
     )
     click.echo(f"model written to {out_path}")
+
+
+def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]:
+    """Width, level multipliers and blocks: the options given, else --init-from's, else _ARCH."""
+    base = dict(_ARCH)
+    if init_from:
+        from microgen.engine import DSDModel
+
+        net = DSDModel.load(init_from).network_config
+        base = {"width": net.width, "mults": list(net.mults), "blocks": net.blocks}
+    if mults is not None:
+        try:
+            base["mults"] = [int(m) for m in mults.split(",")]
+        except ValueError:
+            base["mults"] = []
+        if not base["mults"] or min(base["mults"]) < 1:
+            raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}")
+    for name, value in (("width", width), ("blocks", blocks)):
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"--{name} must be >= 1, got {value}")
+            base[name] = value
+    return base["width"], base["mults"], base["blocks"]
 
 
 def _parse_shape(size, shape) -> tuple[int, ...]:
