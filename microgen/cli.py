@@ -13,7 +13,7 @@ from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
-from microgen.training.trainer import TRAIN_PRECISIONS
+from microgen.training.trainer import TRAIN_PRECISIONS, TrainConfig
 
 
 class _UsageErrors(click.Group):
@@ -38,7 +38,7 @@ def main(verbose: bool) -> None:
 
 
 #: architecture of a new model when neither the options nor --init-from say otherwise
-_ARCH = {"width": 32, "mults": [1, 2, 2], "blocks": 1}
+_ARCH = {name: getattr(TrainConfig(), name) for name in ("width", "mults", "blocks")}
 
 
 def _denoise_option(help_text: str):
@@ -153,7 +153,6 @@ def train(
 
     if threads:
         torch.set_num_threads(threads)
-    from microgen.training import TrainConfig
 
     class_names = None
     if classes:
@@ -199,7 +198,7 @@ def train(
 
 def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]:
     """Width, level multipliers and blocks: the options given, else --init-from's, else _ARCH."""
-    base = dict(_ARCH)
+    base = {**_ARCH, "mults": list(_ARCH["mults"])}
     if init_from:
         from microgen.engine import DSDModel
 
