@@ -68,18 +68,23 @@ def _denoise_option(help_text: str):
 @click.option("--batch", default=16, show_default=True, help="Images per step.")
 @click.option("--r", "rate", type=float, default=None, help="Hop rate r (default: mixes one crop at t = 1).")
 @click.option("--boundary", type=click.Choice(["periodic", "noflux"]), default="periodic", show_default=True)
-@click.option("--width", type=int, default=None, help=f"Network width [default: {_ARCH['width']}, or --init-from's].")
+@click.option(
+    "--width",
+    type=int,
+    default=None,
+    help=f"Network width [default: {_ARCH['width']}, or the resumed run's or --init-from's].",
+)
 @click.option(
     "--mults",
     default=None,
     help="Width multiplier per resolution level, comma-separated (one downsampling between levels) "
-    f"[default: {','.join(map(str, _ARCH['mults']))}, or --init-from's].",
+    f"[default: {','.join(map(str, _ARCH['mults']))}, or the resumed run's or --init-from's].",
 )
 @click.option(
     "--blocks",
     type=int,
     default=None,
-    help=f"Residual blocks per level [default: {_ARCH['blocks']}, or --init-from's].",
+    help=f"Residual blocks per level [default: {_ARCH['blocks']}, or the resumed run's or --init-from's].",
 )
 @click.option("--lr", default=5e-4, show_default=True, help="Peak learning rate.")
 @click.option("--no-augment", is_flag=True, help="Disable the 8 dihedral augmentations (anisotropic materials).")
@@ -159,7 +164,7 @@ def train(
         class_names = [c.strip() for c in classes.split(",")]
         if len(class_names) != len(data) or len(set(class_names)) != len(class_names) or "" in class_names:
             raise ValueError(f"--classes needs one distinct name per --data ({len(data)} files), got {classes!r}")
-    width, mult_list, blocks = _architecture(width, mults, blocks, init_from)
+    width, mult_list, blocks = _architecture(width, mults, blocks, init_from, out if resume else None)
     cfg = TrainConfig(
         num_classes=len(class_names) if class_names else 0,
         label_dropout=0.1 if class_names else 0.0,
@@ -196,10 +201,17 @@ def train(
     click.echo(f"model written to {out_path}")
 
 
-def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]:
-    """Width, level multipliers and blocks: the options given, else --init-from's, else _ARCH."""
+def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, list[int], int]:
+    """Width, level multipliers and blocks: the options given, else those of the run being
+    resumed or of --init-from's model, else _ARCH."""
+    import json
+
     base = {**_ARCH, "mults": list(_ARCH["mults"])}
-    if init_from:
+    run_config = Path(resume_dir) / "train_config.json" if resume_dir else None
+    if run_config is not None and run_config.is_file():
+        saved = json.loads(run_config.read_text())
+        base = {name: saved.get(name, value) for name, value in base.items()}
+    elif init_from:
         from microgen.engine import DSDModel
 
         net = DSDModel.load(init_from).network_config

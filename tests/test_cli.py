@@ -140,6 +140,9 @@ def test_train_architecture_options(tmp_path):
     assert net.width == 4 and net.mults == [1, 2, 4, 4] and net.blocks == 2
     res = runner.invoke(main, [*args, "--batch", "2", "--width", "4", "--mults", "1,2", "--steps", "3", "--resume"])
     assert res.exit_code == 2 and "configuration differs" in res.output
+    res = runner.invoke(main, [*args[:-1], "3", "--batch", "2", "--resume"])  # the run's architecture is kept
+    assert res.exit_code == 0, res.output
+    assert DSDModel.load(out).meta["training"]["steps"] == 3
     # --init-from without architecture options continues the source model's architecture
     res = runner.invoke(
         main, [*args[:-6], "--out", str(tmp_path / "more"), *args[-4:], "--batch", "2", "--init-from", str(out)]
@@ -147,7 +150,7 @@ def test_train_architecture_options(tmp_path):
     assert res.exit_code == 0, res.output
     more = DSDModel.load(tmp_path / "more")
     assert more.network_config == DSDModel.load(out).network_config
-    assert more.meta["training"]["total_steps"] == 4
+    assert more.meta["training"]["total_steps"] == 5
 
 
 def _tiny_rock(tmp_path):

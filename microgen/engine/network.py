@@ -42,8 +42,8 @@ class NetworkConfig:
 
     channels: int = 1
     ndim: int = 2
-    width: int = 32
-    mults: list[int] = field(default_factory=lambda: [1, 2, 2])
+    width: int = 16
+    mults: list[int] = field(default_factory=lambda: [1, 2, 4, 4])
     blocks: int = 1
     periodic: bool = True
     count_scale: float = 1.0

@@ -63,8 +63,8 @@ class TrainConfig:
     schedule: str = "power"
     schedule_steps: int = 1000
     power: float = 4.0
-    width: int = 32
-    mults: list[int] = field(default_factory=lambda: [1, 2, 2])
+    width: int = 16
+    mults: list[int] = field(default_factory=lambda: [1, 2, 4, 4])
     blocks: int = 1
     augment: bool = True
     holdout: float = 0.2
