@@ -25,7 +25,8 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--width", type=int, default=TrainConfig.width)
+    p.add_argument("--mults", default=",".join(map(str, TrainConfig().mults)), help="comma-separated level multipliers")
     p.add_argument("--device", default="auto")
     p.add_argument("--data", default=None)
     args = p.parse_args()
@@ -35,7 +36,10 @@ def main() -> None:
         vol = (read_volume(args.data) == 1).astype(np.uint8)[None]
     else:
         vol = (np.random.default_rng(0).random((64, 256, 256)) < 0.2).astype(np.uint8)[None]
-    cfg = TrainConfig(crop=args.crop, batch=args.batch, steps=10**9, width=args.width, checkpoint_every=10**9)
+    mults = [int(m) for m in args.mults.split(",")]
+    cfg = TrainConfig(
+        crop=args.crop, batch=args.batch, steps=10**9, width=args.width, mults=mults, checkpoint_every=10**9
+    )
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as out:
         tr = Trainer(cfg, [vol], out, device=str(device))
@@ -49,13 +53,13 @@ def main() -> None:
         full = args.steps * args.batch / (time.perf_counter() - start)
         start = time.perf_counter()
         for _ in range(args.steps):
-            crops = torch.as_tensor(tr.data.sample(args.batch), device=device).long()
+            crops = torch.as_tensor(tr.data.sample(args.batch)[0], device=device).long()
             tr.model.process.corrupt(crops, tr.times[torch.randint(1, 1001, (args.batch,))], tr.generator)
         sync()
         data = args.steps * args.batch / (time.perf_counter() - start)
     print(
         f"device {device}, threads {torch.get_num_threads()}, crop {args.crop}, batch {args.batch}, "
-        f"width {args.width}, r {cfg.resolved_r()}"
+        f"width {args.width}, mults {mults}, r {cfg.resolved_r()}"
     )
     print(f"training step: {full:.1f} images/s; data + corruption alone: {data:.1f} images/s")
 

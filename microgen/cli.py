@@ -37,7 +37,7 @@ def main(verbose: bool) -> None:
     )
 
 
-#: architecture of a new model when neither the options nor --init-from say otherwise
+#: architecture of a new run when neither the options, the resumed run nor --init-from say otherwise
 _ARCH = {name: getattr(TrainConfig(), name) for name in ("width", "mults", "blocks")}
 
 
