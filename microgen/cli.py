@@ -13,7 +13,7 @@ from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
-from microgen.training.trainer import TRAIN_PRECISIONS, TrainConfig
+from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
 
 class _UsageErrors(click.Group):
@@ -203,11 +203,11 @@ def train(
 
 def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, list[int], int]:
     """Width, level multipliers and blocks: the options given, else those of the run being
-    resumed or of --init-from's model, else _ARCH."""
+    resumed or of --init-from's model, else _ARCH (TrainConfig checks the values)."""
     import json
 
-    base = {**_ARCH, "mults": list(_ARCH["mults"])}
-    run_config = Path(resume_dir) / "train_config.json" if resume_dir else None
+    base = dict(_ARCH)
+    run_config = Path(resume_dir) / TRAIN_CONFIG if resume_dir else None
     if run_config is not None and run_config.is_file():
         saved = json.loads(run_config.read_text())
         base = {name: saved.get(name, value) for name, value in base.items()}
@@ -215,7 +215,7 @@ def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, lis
         from microgen.engine import DSDModel
 
         net = DSDModel.load(init_from).network_config
-        base = {"width": net.width, "mults": list(net.mults), "blocks": net.blocks}
+        base = {"width": net.width, "mults": net.mults, "blocks": net.blocks}
     if mults is not None:
         try:
             base["mults"] = [int(m) for m in mults.split(",")]
@@ -223,11 +223,7 @@ def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, lis
             base["mults"] = []
         if not base["mults"] or min(base["mults"]) < 1:
             raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}")
-    for name, value in (("width", width), ("blocks", blocks)):
-        if value is not None:
-            if value < 1:
-                raise ValueError(f"--{name} must be >= 1, got {value}")
-            base[name] = value
+    base.update({name: value for name, value in (("width", width), ("blocks", blocks)) if value is not None})
     return base["width"], base["mults"], base["blocks"]
 
 
