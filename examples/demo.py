@@ -78,7 +78,8 @@ def main() -> None:
     )
     for r in report["rows"]:
         print(
-            f"  {r['metric']:22s} distance {r['distance']:9.4g}  natural spread {r['spread']:9.4g}  "
+            f"  {r['metric']:22s} generated {r['generated']:8.4g}  real {r['real']:8.4g}  "
+            f"distance {r['distance']:9.4g}  natural spread {r['spread']:9.4g}  "
             f"ratio {r['ratio']:6.2f}  {'pass' if r['passed'] else 'FAIL'}"
         )
     print(f"report: {out / 'report.html'}")

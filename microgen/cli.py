@@ -563,9 +563,12 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     report.save(out)
     for r in report.rows:
         click.echo(
-            f"  {r['metric']:26s} distance {r['distance']:9.4g}  spread {r['spread']:9.4g}  "
-            f"ratio {r['ratio']:6.2f}  {'pass' if r['passed'] else 'FAIL'}"
+            f"  {r['metric']:26s} generated {r['generated']:9.4g}  real {r['real']:9.4g}  "
+            f"distance {r['distance']:9.4g}  spread {r['spread']:9.4g}  ratio {r['ratio']:6.2f}  "
+            f"{'pass' if r['passed'] else 'FAIL'}"
         )
+    if "phase fractions" in report.info:
+        click.echo(f"note: {report.info['phase fractions']}")
     click.echo(f"{'PASSED' if report.passed else 'NOT PASSED'}: report in {Path(out) / 'report.html'}")
 
 

@@ -103,7 +103,10 @@ def test_train_resume_and_export(tmp_path):
     baseline = card["fidelity"]["baseline"]
     assert baseline["name"] == "blobs" and str(baseline["blobiness"]) in baseline["tuning_two_point_distance"]
     assert {r["metric"] for r in baseline["rows"]} == {r["metric"] for r in card["fidelity"]["rows"]}
-    assert "closer than blobs" in (tmp_path / "tiny" / "card.md").read_text()
+    md = (tmp_path / "tiny" / "card.md").read_text()
+    assert "closer than blobs" in md
+    row = card["fidelity"]["rows"][0]  # generated and real summaries, side by side in the table
+    assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
 
 
 def test_bad_training_input_exits_2(tmp_path):

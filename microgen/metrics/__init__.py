@@ -10,6 +10,7 @@ from .fidelity import (
     match_by_fraction,
     random_crops,
     reference_sets,
+    summary,
 )
 from .morphology import (
     chord_lengths,
@@ -38,6 +39,7 @@ __all__ = [
     "fidelity_table",
     "interface_density",
     "local_thickness",
+    "summary",
     "match_by_fraction",
     "phase_fractions",
     "random_crops",

@@ -17,6 +17,7 @@ import numpy as np
 
 from microgen.io.preview import PHASE_COLOURS
 from microgen.metrics import describe, fidelity_table
+from microgen.metrics.fidelity import SUMMARY_NAMES
 
 DEFAULT_TOLERANCE = 1.5
 
@@ -122,8 +123,10 @@ class Report:
     def to_html(self, png: bytes | None = None) -> str:
         png = png or self.figure_png()
         rows = "".join(
-            f"<tr class='{'ok' if r['passed'] else 'bad'}'><td>{html.escape(r['metric'])}</td><td>{r['distance']:.4g}"
-            f"</td><td>{r['spread']:.4g}</td><td>{r['ratio']:.2f}</td><td>{'pass' if r['passed'] else 'FAIL'}</td></tr>"
+            f"<tr class='{'ok' if r['passed'] else 'bad'}'><td>{html.escape(r['metric'])}</td>"
+            f"<td>{html.escape(SUMMARY_NAMES[r['kind']])}</td><td>{r['generated']:.4g}</td><td>{r['real']:.4g}</td>"
+            f"<td>{r['distance']:.4g}</td><td>{r['spread']:.4g}</td><td>{r['ratio']:.2f}</td>"
+            f"<td>{'pass' if r['passed'] else 'FAIL'}</td></tr>"
             for r in self.rows
         )
         info = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in self.info.items())
@@ -139,7 +142,9 @@ class Report:
             "<p>Distance between the generated images and the reference set, next to the same distance between a "
             "second, disjoint set of real images and the reference (the natural spread). Curves: mean absolute "
             "difference of mean curves; distributions: Wasserstein-1 of pooled values; scalars: Wasserstein-1 of "
-            "per-image values.</p><table><tr><th>metric</th><th>distance</th><th>natural spread</th><th>ratio</th>"
+            "per-image values. The summary columns show which way a metric is off (two-point: the lag where the "
+            "mean curve falls below 1/e).</p><table><tr><th>metric</th><th>summary</th><th>generated</th>"
+            "<th>real</th><th>distance</th><th>natural spread</th><th>ratio</th>"
             f"<th>result</th></tr>{rows}</table>"
             f"<img alt='figures' src='data:image/png;base64,{base64.b64encode(png).decode()}'></body></html>"
         )

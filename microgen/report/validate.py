@@ -38,6 +38,26 @@ def _check_labels(arr: np.ndarray, what: str) -> np.ndarray:
     return arr
 
 
+def _fraction_note(report: Report) -> str:
+    """A warning when the generated images share one fraction but the reference crops spread."""
+    notes = []
+    for p in report.phases:
+        name = f"fraction[{p}]"
+        gen = np.asarray(report.generated[name][1], float)
+        ref = np.asarray(report.reference[name][1], float)
+        if len(gen) and np.ptp(gen) < 0.25 * np.ptp(ref):
+            notes.append(
+                f"phase {p}: generated {gen.min():.4g}-{gen.max():.4g}, reference crops {ref.min():.4g}-{ref.max():.4g}"
+            )
+    if not notes:
+        return ""
+    return (
+        "; ".join(notes) + ". The fraction rows fail by construction and the other metrics, which move with the "
+        "fractions, compare unlike with like; for a matched comparison generate one image at each reference "
+        "crop's fractions (as examples/demo.py does)."
+    )
+
+
 def validate(
     generated,
     reference,
@@ -115,6 +135,9 @@ def validate(
             f"{labels.shape}, {n_reference} crops per set"
         }
         report = build_report(gen, set_a, set_b, phases, tolerance=tolerance, info=info, diffusivity=diffusivity)
+    note = _fraction_note(report)
+    if note:
+        report.info["phase fractions"] = note
     report.title = f"microgen validation: {len(gen)} generated {kind} images"
     report.info["generated images"] = f"{len(gen)} x {gen.shape[1:]}"
     return report

@@ -190,6 +190,11 @@ def _blobs_baseline(mat, train, totals, size, n_tune, ref_a, ref_b, rng) -> dict
     return {"name": "blobs", "blobiness": blobiness, "tuning_two_point_distance": scores, "rows": rows}
 
 
+def _fmt(value) -> str:
+    """A summary value for the card table ('–' where an older card holds none)."""
+    return "–" if value is None else f"{value:.4g}"
+
+
 def card_markdown(card: dict) -> str:
     tr = card["training"]
     lines = [
@@ -218,7 +223,9 @@ def card_markdown(card: dict) -> str:
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
         f"(ratio <= 1.5 passes), after {f.get('polish', 0)} polish sweeps (count-preserving speckle removal, "
-        "the default); 'raw ratio' is the same samples straight from the sampler.",
+        "the default); 'raw ratio' is the same samples straight from the sampler; 'generated' and 'real' "
+        "are one summary per set (scalars: mean; lengths: mean in voxels; two-point: correlation length, "
+        "the lag where the mean curve falls below 1/e), to show which way a metric is off.",
     ]
     raw = {r["metric"]: r for r in f.get("raw_rows") or f["rows"]}
     base = {r["metric"]: r for r in (f.get("baseline") or {}).get("rows", [])}
@@ -227,14 +234,23 @@ def card_markdown(card: dict) -> str:
             f" Baseline: Gaussian blobs (porespy's recipe) at the same pore counts, blobiness "
             f"{f['baseline']['blobiness']} tuned on training crops; the model should be closer than it."
         )
-        lines += ["", "| metric | distance | spread | ratio | pass | raw ratio | blobs ratio | closer than blobs |"]
-        lines += ["|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| metric | generated | real | distance | spread | ratio | pass | raw ratio | blobs ratio "
+            "| closer than blobs |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
     else:
-        lines += ["", "| metric | distance | spread | ratio | pass | raw ratio |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| metric | generated | real | distance | spread | ratio | pass | raw ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
     for r in f["rows"]:
         line = (
-            f"| {r['metric']} | {r['distance']:.4g} | {r['spread']:.4g} | {r['ratio']:.2f} | "
-            f"{'yes' if r['passed'] else 'no'} | {raw[r['metric']]['ratio']:.2f} |"
+            f"| {r['metric']} | {_fmt(r.get('generated'))} | {_fmt(r.get('real'))} | {r['distance']:.4g} | "
+            f"{r['spread']:.4g} | {r['ratio']:.2f} | {'yes' if r['passed'] else 'no'} | "
+            f"{raw[r['metric']]['ratio']:.2f} |"
         )
         if r["metric"] in base:
             b = base[r["metric"]]

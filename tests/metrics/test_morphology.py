@@ -9,6 +9,7 @@ from microgen.metrics import (
     interface_density,
     local_thickness,
     match_by_fraction,
+    summary,
     two_point_autocovariance,
 )
 
@@ -77,6 +78,36 @@ def test_fidelity_table_tells_real_from_noise():
     rows = {r["metric"]: r for r in fidelity_table(blobs(12), real_a, real_b, phases=[1])}
     assert rows["two_point[1]"]["ratio"] < 5
     assert set(describe(real_a, [1])) >= {"fraction[1]", "interface[0-1]", "euler_density[1]", "local_thickness[1]"}
+
+
+def test_summaries_in_the_metrics_units():
+    r = np.arange(20.0)
+    curves = [np.exp(-r / 4.5), np.exp(-r / 4.5)]
+    assert summary("curve", curves) == pytest.approx(4.5, abs=0.05)  # 1/e crossing, interpolated
+    assert np.isnan(summary("curve", [np.ones(8)]))  # never decorrelates within the range
+    stripes = np.zeros((12, 12), np.uint8)
+    stripes[:, 3:6] = stripes[:, 9:12] = 1
+    hists = [np.bincount(chord_lengths(stripes))]
+    assert summary("distribution", hists) == pytest.approx(3.0)  # every horizontal chord is 3 wide
+    assert summary("scalar", [1.0, 2.0, float("nan"), 6.0]) == pytest.approx(3.0)
+
+
+def test_fidelity_rows_say_which_way_a_metric_is_off():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+
+    def blobs(n, sigma):
+        fields = [ndimage.gaussian_filter(rng.random((64, 64)), sigma, mode="wrap") for _ in range(n)]
+        return [(f > np.quantile(f, 0.7)).astype(np.uint8) for f in fields]  # 30 % phase 1
+
+    real_a, real_b = blobs(8, 3), blobs(8, 3)
+    fine = {r["metric"]: r for r in fidelity_table(blobs(8, 1.5), real_a, real_b, phases=[1])}
+    coarse = {r["metric"]: r for r in fidelity_table(blobs(8, 6), real_a, real_b, phases=[1])}
+    for name in ("two_point[1]", "chord_length[1]", "local_thickness[1]"):
+        assert fine[name]["generated"] < fine[name]["real"] < coarse[name]["generated"]
+    assert fine["interface[0-1]"]["generated"] > fine["interface[0-1]"]["real"] > coarse["interface[0-1]"]["generated"]
+    assert coarse["fraction[1]"]["real"] == pytest.approx(np.mean([im.mean() for im in real_a]))
 
 
 def test_match_by_fraction_pairs_closest():

@@ -31,11 +31,19 @@ def test_report_html_and_json_agree(tmp_path, volume):
     html = (tmp_path / "r" / "report.html").read_text()
     assert data["passed"] == report.passed
     for row in data["rows"]:
-        cell = re.search(rf"<td>{re.escape(row['metric'])}</td><td>([^<]+)</td><td>([^<]+)</td>", html)
-        assert cell and float(cell.group(1)) == pytest.approx(row["distance"], rel=1e-3)
-        assert float(cell.group(2)) == pytest.approx(row["spread"], rel=1e-3)
+        cells = re.search(rf"<td>{re.escape(row['metric'])}</td><td>[^<]+</td>" + "<td>([^<]+)</td>" * 4, html)
+        assert cells, row["metric"]
+        for value, key in zip(cells.groups(), ("generated", "real", "distance", "spread")):
+            assert float(value) == pytest.approx(row[key], rel=1e-3, nan_ok=True), (row["metric"], key)
     assert "data:image/png;base64," in html and (tmp_path / "r" / "figures.png").stat().st_size > 1000
     assert "two_point[1]" in data["curves"]
+
+
+def test_one_fraction_for_all_images_is_flagged(volume):
+    same = np.stack([_blobs((32, 32), s) for s in range(1, 5)])  # every image 30 % pore
+    assert "one image at each reference" in microgen.validate(same, volume, n_reference=6).info["phase fractions"]
+    spread = np.stack([_blobs((32, 32), s, fraction=f) for s, f in zip(range(1, 5), (0.15, 0.25, 0.35, 0.45))])
+    assert "phase fractions" not in microgen.validate(spread, volume, n_reference=6).info
 
 
 def test_noise_fails_and_blobs_do_better(volume):
