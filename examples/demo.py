@@ -37,12 +37,11 @@ def main() -> None:
     size, phases = ref["size"], ref["phases"]
     # condition each image on the porosity of one held-out real crop (a fair, matched comparison)
     n = min(args.n, len(ref["counts"]))
-    porosity = [c[0] / size**2 for c in ref["counts"][:n]]
+    fractions = microgen.api.reference_fractions(args.model, size, n)
+    porosity = [f["pore"] for f in fractions]
     print(f"model {args.model}: {n} images of {size}x{size} at porosities {np.round(porosity, 4).tolist()}")
     start = time.perf_counter()
-    res = microgen.generate(
-        model, [{"pore": f} for f in porosity], shape=(size, size), seed=args.seed, steps=args.steps, progress=True
-    )
+    res = microgen.generate(model, fractions, shape=(size, size), seed=args.seed, steps=args.steps, progress=True)
     seconds = time.perf_counter() - start
     want = [microgen.api.exact_count(f, size * size) for f in porosity]
     got = [int((im == 1).sum()) for im in res.images]

@@ -73,6 +73,21 @@ def _device(device) -> torch.device:
     return device
 
 
+def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:
+    """Phase fractions of the held-out real crops stored with a model (``reference.json``), one
+    dict per crop, first ``n`` (default all): pass them to :func:`generate` at ``size x size`` for
+    a matched comparison with :func:`microgen.validate` (each image gets exactly its crop's counts).
+    """
+    meta = json.loads((registry.resolve(model) / "config.json").read_text()).get("meta", {})
+    kind = get_kind(meta.get("kind", "rock"))
+    ref = registry.reference(model, size)
+    if n is not None and not (isinstance(n, int) and 1 <= n <= len(ref["counts"])):
+        raise ValueError(f"n must be an integer from 1 to {len(ref['counts'])} (the stored crops), got {n!r}")
+    counts = ref["counts"] if n is None else ref["counts"][:n]
+    names = [kind.phases[int(code)] for code in ref["phases"]]
+    return [{name: c / float(size * size) for name, c in zip(names, crop)} for crop in counts]
+
+
 def exact_count(fraction: float, voxels: int) -> int:
     """``floor(fraction * voxels + 0.5)``: the voxel count microgen produces for a fraction."""
     return int(math.floor(fraction * voxels + 0.5))

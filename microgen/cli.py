@@ -15,6 +15,13 @@ from microgen.engine.precision import PRECISIONS
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
+#: stands for "the fractions of the model's stored reference crops" (--match-reference)
+MATCH_REFERENCE = object()
+MATCH_HELP = (
+    "Instead of fixed fractions, give each image the exact counts of one held-out real crop stored with "
+    "the model (--size must be a stored size): a matched set for `microgen validate --reference MODEL`."
+)
+
 
 class _UsageErrors(click.Group):
     """Turn library ``ValueError``/``FileExistsError`` into a one-line message and exit code 2."""
@@ -250,20 +257,26 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
     from microgen.io import check_output, write_preview, write_volume
 
     dims = _parse_shape(size, shape)
-    if n < 1:
+    if n is not None and n < 1:
         raise ValueError(f"-n must be >= 1, got {n}")
     check_output(output, overwrite=overwrite)
     if preview:
         check_output(preview, overwrite=overwrite, extensions=(".png",))
     model = microgen.load_model(model_name, device, kind=kind)
-    res = microgen.generate(model, fractions, shape=dims, n=n, seed=seed, device=device, progress=True, **sampling)
+    if fractions is MATCH_REFERENCE:
+        if len(dims) != 2 or dims[0] != dims[1]:
+            raise ValueError(f"--match-reference needs square 2D images (--size), got {'x'.join(map(str, dims))}")
+        fractions = microgen.api.reference_fractions(model_name, dims[0], n)
+    res = microgen.generate(model, fractions, shape=dims, n=n or 1, seed=seed, device=device, progress=True, **sampling)
+    n = len(res.images)
     images = res.images if n > 1 else res.images[0]
     cfg = json.loads((registry.resolve(model_name) / "config.json").read_text())
-    exact = {k: v / float(np.prod(dims)) for k, v in res.counts[0].items()}
+    exact = [{k: v / float(np.prod(dims)) for k, v in c.items()} for c in res.counts]
+    same = all(c == res.counts[0] for c in res.counts)
     meta = {
         "phases": model.meta.get("phases"),
-        "fractions": exact,
-        "counts": res.counts[0],
+        "fractions": exact[0] if same else exact,
+        "counts": res.counts[0] if same else res.counts,
         "model": model.meta.get("name", str(model_name)),
         "model_sha256": cfg.get("weights_sha256"),
         "seed": res.seed,
@@ -276,7 +289,12 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
     write_volume(output, images, metadata=meta, overwrite=overwrite)
     if preview:
         write_preview(preview, res.images, overwrite=overwrite)
-    fr = ", ".join(f"{k} {v:.6f} ({res.counts[0][k]} voxels)" for k, v in exact.items())
+    if same:
+        fr = ", ".join(f"{k} {v:.6f} ({res.counts[0][k]} voxels)" for k, v in exact[0].items())
+    else:
+        fr = "fractions of the stored reference crops, " + ", ".join(
+            f"{k} {min(e[k] for e in exact):.4f}-{max(e[k] for e in exact):.4f}" for k in exact[0]
+        )
     click.echo(
         f"{output}: {n} x {'x'.join(map(str, dims))}, {fr}, {res.seconds:.1f} s, "
         f"{res.evaluations} network evaluations, seed {res.seed}"
@@ -324,7 +342,13 @@ _COMMON = [
     ),
     click.option("--size", default=256, show_default=True, help="Square image side."),
     click.option("--shape", default=None, help="Image shape, e.g. 256x384 (overrides --size)."),
-    click.option("-n", "n", default=1, show_default=True, help="Number of images."),
+    click.option(
+        "-n",
+        "n",
+        type=int,
+        default=None,
+        help="Number of images [default: 1; every stored crop with --match-reference].",
+    ),
     click.option("--seed", type=int, default=None, help="Random seed (same seed, same images)."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview."),
@@ -347,26 +371,44 @@ def _common(func):
 
 @main.command()
 @click.option("--type", "rock_type", default="berea", show_default=True, help="Pretrained rock model or model dir.")
-@click.option("--porosity", type=float, required=True, help="Pore fraction in (0, 1).")
+@click.option("--porosity", type=float, default=None, help="Pore fraction in (0, 1) (or --match-reference).")
+@click.option("--match-reference", is_flag=True, help=MATCH_HELP)
 @_common
-def rock(rock_type, porosity, output, size, shape, n, seed, device, preview, overwrite, **sampling) -> None:
+def rock(
+    rock_type, porosity, match_reference, output, size, shape, n, seed, device, preview, overwrite, **sampling
+) -> None:
     """Generate rock images with an exact porosity (1 = pore, 0 = grain)."""
-    _generate_command(
-        "rock", rock_type, {"pore": porosity}, output, size, shape, n, seed, device, preview, sampling, overwrite
-    )
+    fractions = _fractions_option(match_reference, {"--porosity": porosity}, {"pore": porosity})
+    _generate_command("rock", rock_type, fractions, output, size, shape, n, seed, device, preview, sampling, overwrite)
+
+
+def _fractions_option(match_reference: bool, given: dict, fractions: dict):
+    """The fractions to generate at: exactly one of the fraction options or --match-reference."""
+    missing = [name for name, value in given.items() if value is None]
+    if match_reference and len(missing) < len(given):
+        raise ValueError(f"give {' and '.join(given)} or --match-reference, not both")
+    if match_reference:
+        return MATCH_REFERENCE
+    if missing:
+        raise ValueError(f"missing {' and '.join(missing)} (or pass --match-reference)")
+    return fractions
 
 
 @main.command()
 @click.option("--model", "model_name", default="nmc", show_default=True, help="Pretrained cathode model or model dir.")
-@click.option("--active", type=float, required=True, help="Active-material fraction in (0, 1).")
-@click.option("--binder", type=float, required=True, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
+@click.option("--active", type=float, default=None, help="Active-material fraction in (0, 1).")
+@click.option("--binder", type=float, default=None, help="Carbon-binder fraction in (0, 1); active + binder < 1.")
+@click.option("--match-reference", is_flag=True, help=MATCH_HELP)
 @_common
-def cathode(model_name, active, binder, output, size, shape, n, seed, device, preview, overwrite, **sampling) -> None:
+def cathode(
+    model_name, active, binder, match_reference, output, size, shape, n, seed, device, preview, overwrite, **sampling
+) -> None:
     """Generate 3-phase cathode images with exact fractions (0 = pore, 1 = active, 2 = binder)."""
+    given = {"--active": active, "--binder": binder}
     _generate_command(
         "cathode",
         model_name,
-        {"active": active, "binder": binder},
+        _fractions_option(match_reference, given, {"active": active, "binder": binder}),
         output,
         size,
         shape,

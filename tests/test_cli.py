@@ -251,6 +251,32 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
     assert (tmp_path / "exists.tif").read_bytes() == b"keep"
 
 
+def test_match_reference_gives_each_image_one_stored_crops_counts(tmp_path):
+    import tifffile
+
+    model = _tiny_rock(tmp_path)
+    sets = [{"size": 16, "phases": [1], "n": 3, "A": {}, "B": {}, "counts": [[40], [51], [66]]}]
+    (model / "reference.json").write_text(json.dumps({"sets": sets}))
+    base = ["rock", "--type", str(model), "--size", "16", "--steps", "4", "--seed", "1", "--match-reference"]
+    res = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "all.tif")])
+    assert res.exit_code == 0, res.output
+    assert (tifffile.imread(tmp_path / "all.tif") == 1).sum(axis=(1, 2)).tolist() == [40, 51, 66]
+    assert "reference crops" in res.output
+    res = CliRunner().invoke(main, [*base, "-n", "2", "-o", str(tmp_path / "two.tif")])
+    assert (tifffile.imread(tmp_path / "two.tif") == 1).sum(axis=(1, 2)).tolist() == [40, 51]
+    bad = [
+        ([*base, "--porosity", "0.2"], "not both"),
+        ([*base[:-1]], "missing --porosity"),
+        ([*base, "--size", "32"], "are for 16x16"),
+        ([*base, "-n", "4"], "from 1 to 3"),
+        (["cathode", "--model", str(model), "--active", "0.5", "--size", "16"], "missing --binder"),
+    ]
+    for args, message in bad:
+        res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "bad.tif")])
+        assert res.exit_code == 2 and message in res.output, (args, res.output)
+        assert not (tmp_path / "bad.tif").exists()
+
+
 def test_models_command_lists_a_table():
     res = CliRunner().invoke(main, ["models"])
     assert res.exit_code == 0 and "pretrained models" in res.output
