@@ -16,7 +16,7 @@ from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def generate(
     polish: int = SWEEPS,
     progress: bool = False,
     label=None,
+    sharpness: float | None = None,
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -130,8 +131,11 @@ def generate(
     polish : sweeps of count-preserving speckle removal after sampling (0 = raw model output;
         see :func:`microgen.engine.polish.polish`)
     label : class of a class-conditioned model (name or index; one, or one per image)
+    sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained);
+        ``None`` uses the model's calibrated value (``DSDModel.sharpness``, from its card)
     """
     model = _model_on(model, device)
+    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
     per_image = list(fractions) if isinstance(fractions, (list, tuple)) else None
@@ -154,7 +158,16 @@ def generate(
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
     res, seconds = _run(
-        model, totals, shape, step_rule, gen, progress=progress, label=label, precision=precision, polish=polish
+        model,
+        totals,
+        shape,
+        step_rule,
+        gen,
+        progress=progress,
+        label=label,
+        precision=precision,
+        polish=polish,
+        sharpness=sharpness,
     )
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
@@ -165,7 +178,7 @@ def generate(
         res.evaluations,
         res.moved.tolist(),
         seed,
-        f"{step_rule!r}, {precision}",
+        f"{step_rule!r}, {precision}, sharpness {sharpness:g}",
         polish,
         res.swapped.tolist(),
     )

@@ -330,6 +330,13 @@ SAMPLING = [
         show_default=True,
         help="Sweeps of count-preserving speckle removal after sampling (0: raw model output).",
     ),
+    click.option(
+        "--sharpness",
+        type=float,
+        default=None,
+        help="Exponent on the predicted rates, > 0 (1: as trained; above 1 coarser structure) "
+        "[default: the model's calibrated value, see its card].",
+    ),
 ]
 
 _COMMON = [
@@ -625,7 +632,17 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
 @click.option("--steps", default=DEFAULT_EVALUATIONS, show_default=True, help="Sampler steps (network evaluations).")
 @click.option("--source", default="", help="Data source/licence line for the card.")
 @click.option("--notes", default="", help="Free text for the card.")
-def export_cmd(run, data, kind, name, out, size, n_gen, steps, source, notes) -> None:
+@click.option(
+    "--calibrate/--no-calibrate",
+    default=True,
+    show_default=True,
+    help="Choose the sampling sharpness on training-block crops first (--no-calibrate keeps the run's).",
+)
+@click.option("--calibration-size", type=int, default=None, help="Image side for calibration [default: --size].")
+@click.option("--calibration-n", default=16, show_default=True, help="Images per calibration candidate.")
+def export_cmd(
+    run, data, kind, name, out, size, n_gen, steps, source, notes, calibrate, calibration_size, calibration_n
+) -> None:
     """Package a training run as a model directory with reference statistics and a card."""
     from microgen.training.export import export_model
 
@@ -640,10 +657,14 @@ def export_cmd(run, data, kind, name, out, size, n_gen, steps, source, notes) ->
         steps=steps,
         source=source,
         notes=notes,
+        calibrate=calibrate,
+        calibration_size=calibration_size,
+        calibration_n=calibration_n,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     click.echo(
-        f"wrote {out}: {card['weights_mb']} MB, worst fidelity ratio {worst:.2f}, "
+        f"wrote {out}: {card['weights_mb']} MB, sharpness {card['sampling']['sharpness']:g}, "
+        f"worst fidelity ratio {worst:.2f}, "
         f"{card['speed']['seconds_per_sample']:.2f} s/sample"
     )
 

@@ -47,6 +47,7 @@ def inpaint(
     precision: str = "auto",
     polish: int = SWEEPS,
     label=None,
+    sharpness: float | None = None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -58,8 +59,8 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish : as for :func:`microgen.generate` (polish swaps
-        voxels inside the mask only, so the region counts stay exact)
+    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate` (polish
+        swaps voxels inside the mask only, so the region counts stay exact)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
@@ -96,6 +97,7 @@ def inpaint(
             fixed=fixed,
             precision=precision,
             polish=polish,
+            sharpness=sharpness,
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):

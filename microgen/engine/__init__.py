@@ -17,6 +17,7 @@ from .sampler import (
     default_t_end,
     resolve_collisions,
     sample,
+    sharpen,
 )
 from .schedules import Schedule
 
@@ -43,4 +44,5 @@ __all__ = [
     "resolve_collisions",
     "resolve_precision",
     "sample",
+    "sharpen",
 ]

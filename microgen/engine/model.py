@@ -78,6 +78,11 @@ class DSDModel(nn.Module):
         return self.process_config.r
 
     @property
+    def sharpness(self) -> float:
+        """Calibrated sampling sharpness (``meta["sampling"]["sharpness"]``, set by export; 1 if none)."""
+        return float(self.meta.get("sampling", {}).get("sharpness", 1.0))
+
+    @property
     def schedule(self) -> Schedule:
         return self.process_config.schedule
 

@@ -368,6 +368,31 @@ def check_totals(totals, channels: int, capacity: int, exclusive: bool) -> torch
 
 
 @torch.inference_mode()
+def check_sharpness(sharpness) -> float:
+    """Return ``sharpness`` as a float if it is a finite number > 0, else raise ``ValueError``."""
+    try:
+        value = float(sharpness)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(sharpness, bool) or not (np.isfinite(value) and value > 0):
+        raise ValueError(f"sharpness must be a finite number > 0 (1 = the rates as trained), got {sharpness!r}")
+    return value
+
+
+def sharpen(rates: torch.Tensor, r: float, sharpness: float) -> torch.Tensor:
+    """Per-particle reverse rates ``q`` (physical units) -> ``r (q / r) ** sharpness``.
+
+    ``q / r`` is the posterior mean of the forward kernel ratio ``p_t(x + e | x0) / p_t(x | x0)``
+    (paper Eq. 4); raising it to a power > 1 sharpens that posterior, as a temperature below 1
+    does: hops towards where the model expects material become likelier, hops away rarer. Zero
+    rates (closed moves) stay zero; ``sharpness = 1`` returns ``rates`` unchanged. Particles are
+    only moved, so every count stays exact whatever the value.
+    """
+    if sharpness == 1.0:
+        return rates
+    return (rates / r).pow(sharpness).mul_(r)
+
+
 def sample(
     model,
     totals,
@@ -382,6 +407,7 @@ def sample(
     t_end: float | None = None,
     precision: str = "float32",
     polish: int = 0,
+    sharpness: float | None = None,
     max_evaluations: int = 1_000_000,
     callback: Callable[[float, int], None] | None = None,
 ) -> SampleResult:
@@ -412,6 +438,9 @@ def sample(
     polish : int
         Sweeps of :func:`~microgen.engine.polish.polish` over each label image after collision
         resolution (count-preserving swaps that remove one-voxel speckle; 0 = off).
+    sharpness : float, optional
+        Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained); default the
+        model's calibrated value (:attr:`DSDModel.sharpness`).
     callback : callable ``(t, evaluations)``, optional
         Called after every step with the current time (the whole batch shares one time).
     """
@@ -419,6 +448,7 @@ def sample(
     device = model.device
     precision = resolve_precision(precision, device)
     polish = check_sweeps(polish)  # before sampling, not after it
+    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
     frozen_t = None
@@ -455,7 +485,7 @@ def sample(
         t_batch = torch.full((batch,), time, dtype=torch.float64, device=device)
         with autocast(device, precision):
             rates = model.particle_rates(state, t_batch, label)
-        return rates.double() * (float(model.time_scale(time)) * allowed)
+        return sharpen(rates.double() * (float(model.time_scale(time)) * allowed), model.r, sharpness)
 
     if hasattr(sampler, "reset"):
         sampler.reset()

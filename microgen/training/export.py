@@ -27,6 +27,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
+from .calibrate import calibrate_sharpness
 from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
@@ -72,12 +73,20 @@ def export_model(
     seed: int = 0,
     source: str = "",
     notes: str = "",
+    calibrate: bool = True,
+    calibration_size: int | None = None,
+    calibration_n: int = 16,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
     Reference statistics are stored for ``size`` and every ``reference_sizes`` entry that the
     held-out block can be cropped at; fidelity is measured at ``size``, after ``polish`` sweeps
-    (what users get by default) and on the raw sampler output."""
+    (what users get by default) and on the raw sampler output.
+
+    With ``calibrate``, the sampling sharpness is first chosen on training-block crops of
+    ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.calibrate_sharpness`)
+    and stored with the model, so users get it by default; without, the run's stored value (if any)
+    is kept."""
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -93,6 +102,11 @@ def export_model(
         if s == size or crop_axes(held.shape, s)
     ]
     ref = sets[0]
+    if calibrate:
+        cal = calibrate_sharpness(
+            model, train, mat, size=calibration_size or size, n=calibration_n, steps=steps, polish=polish, seed=seed
+        )
+        model.meta["sampling"] = {"sharpness": cal["sharpness"], "calibration": cal}
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
@@ -140,11 +154,12 @@ def export_model(
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
+        "sampling": model.meta.get("sampling", {"sharpness": model.sharpness}),
         "fidelity": {
             "size": size,
             "generated": len(totals),
             "reference_crops": n_ref,
-            "sampler": f"{rule!r}, {precision}",
+            "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}",
             "polish": polish,
             "rows": rows,
             "raw_rows": raw_rows,
@@ -193,6 +208,26 @@ def _blobs_baseline(mat, train, totals, size, n_tune, ref_a, ref_b, rng) -> dict
 def _fmt(value) -> str:
     """A summary value for the card table ('–' where an older card holds none)."""
     return "–" if value is None else f"{value:.4g}"
+
+
+def _sampling_markdown(sampling: dict) -> list[str]:
+    """The card's sharpness section (empty for cards written before calibration existed)."""
+    if not sampling:
+        return []
+    lines = [
+        "",
+        "## Sampling sharpness",
+        "",
+        f"Default sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained).",
+    ]
+    cal = sampling.get("calibration")
+    if cal:
+        scores = ", ".join(f"{g}: {s:.2f}" for g, s in cal["scores"].items())
+        lines[-1] += (
+            f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations, polish "
+            f"{cal['polish']}) against {cal['data']}; mean fidelity ratio per value: {scores}."
+        )
+    return lines
 
 
 def card_markdown(card: dict) -> str:
@@ -257,6 +292,7 @@ def card_markdown(card: dict) -> str:
             closer = "tie" if r["distance"] == b["distance"] else "yes" if r["distance"] < b["distance"] else "no"
             line += f" {b['ratio']:.2f} | {closer} |"
         lines.append(line)
+    lines += _sampling_markdown(card.get("sampling") or {})
     s = card["speed"]
     lines += [
         "",

@@ -32,8 +32,11 @@ MODELS = {
     seed=st.integers(0, 2**31 - 1),
     rule=st.sampled_from(RULES),
     polish=st.sampled_from([0, 1, 2]),
+    sharpness=st.sampled_from([None, 0.8, 1.07, 1.5]),
 )
-def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, w, fractions, seed, rule, polish):
+def test_sample_has_exact_counts_and_one_phase_per_voxel(
+    channels, boundary, h, w, fractions, seed, rule, polish, sharpness
+):
     key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
     model = MODELS[key]
     channels = key[0]
@@ -46,6 +49,7 @@ def test_sample_has_exact_counts_and_one_phase_per_voxel(channels, boundary, h, 
         generator=torch.Generator().manual_seed(seed),
         sampler=rule,
         polish=polish,
+        sharpness=sharpness,
     )
     assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
     assert len(res.swapped) == 2 and (polish or not res.swapped.any())
@@ -145,6 +149,12 @@ def test_resolve_collisions_moves_excess_to_nearest_free_voxel():
         ({"precision": "float16"}, "CUDA"),
         ({"polish": -1}, "polish .* integer >= 0"),
         ({"polish": 1.5}, "polish .* integer >= 0"),
+        ({"sharpness": 0}, "sharpness must be a finite number > 0"),
+        ({"sharpness": -1.0}, "sharpness must be a finite number > 0"),
+        ({"sharpness": float("nan")}, "sharpness must be a finite number > 0"),
+        ({"sharpness": float("inf")}, "sharpness must be a finite number > 0"),
+        ({"sharpness": True}, "sharpness must be a finite number > 0"),
+        ({"sharpness": "high"}, "sharpness must be a finite number > 0"),
     ],
 )
 def test_bad_sampler_input(kwargs, match):
@@ -226,3 +236,30 @@ def test_multistep_extrapolates_the_rates_to_the_middle_of_each_leap(monkeypatch
             t = t_next
         assert len(used) == 5
         rule.reset()
+
+
+def test_sharpen_is_the_power_law_on_rates_relative_to_r():
+    rates = torch.tensor([0.0, 1.0, 20.0, 55.0, 4e6], dtype=torch.float64)
+    assert sampler_module.sharpen(rates, 20.0, 1.0) is rates  # 1 = as trained, untouched
+    for power in (0.5, 1.07, 2.0):
+        got = sampler_module.sharpen(rates.clone(), 20.0, power)
+        want = [20.0 * (q / 20.0) ** power for q in rates.tolist()]
+        assert got.tolist() == pytest.approx(want, rel=1e-12)
+        assert got[0] == 0 and got[2] == 20.0  # closed moves stay closed; q = r is a fixed point
+
+
+def test_sharpness_defaults_to_the_models_calibrated_value():
+    model = tiny_model(channels=1)
+
+    def run(**kw):
+        return sample(
+            model, [[20]], (8, 8), sampler=PoissonLeaping(6), generator=torch.Generator().manual_seed(3), **kw
+        )
+
+    plain = run()
+    assert model.sharpness == 1.0 and np.array_equal(plain.labels, run(sharpness=1.0).labels)
+    sharp = run(sharpness=1.6)
+    assert not np.array_equal(plain.counts, sharp.counts)  # the rates really changed
+    model.meta["sampling"] = {"sharpness": 1.6}
+    assert model.sharpness == 1.6 and np.array_equal(run().counts, sharp.counts)
+    assert np.array_equal(run(sharpness=1.0).counts, plain.counts)  # an explicit value wins

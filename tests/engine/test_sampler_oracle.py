@@ -32,6 +32,7 @@ class OracleModel:
     """Stands in for a trained DSDModel and returns the analytic reverse rates."""
 
     channels, ndim, r = len(ORIGINS), 2, R
+    sharpness = 1.0  # as DSDModel.sharpness of a model with no calibration
     device = torch.device("cpu")
     schedule = Schedule("power", 1000, power=4.0)
 
@@ -72,7 +73,7 @@ SAMPLERS = [
 ]
 
 
-def _counts(sampler, n, seed, *, boundary="periodic", t_end=None):
+def _counts(sampler, n, seed, *, boundary="periodic", t_end=None, sharpness=None):
     """Final counts ``(n, channels, *SHAPE)`` of ``n`` independent runs under the analytic rates."""
     res = sample(
         OracleModel(boundary),
@@ -82,6 +83,7 @@ def _counts(sampler, n, seed, *, boundary="periodic", t_end=None):
         exclusive=False,
         t_end=t_end,
         generator=torch.Generator().manual_seed(seed),
+        sharpness=sharpness,
     )
     return res.counts
 
@@ -143,3 +145,23 @@ def test_grid_rules_match_the_papers_rule_at_small_eps(rule, papers_rule_positio
         rest = table[:, ~keep].sum(1, keepdims=True)
         table = np.concatenate([table[:, keep]] + ([rest] if rest.sum() else []), axis=1)
         assert stats.chi2_contingency(table).pvalue > 1e-3
+
+
+def _mean_square_distance(weights, x0):
+    """Mean squared periodic distance to ``x0`` of a weighting over ``SHAPE``."""
+    d2 = sum(
+        np.minimum(np.abs(idx - x0[a]), SHAPE[a] - np.abs(idx - x0[a])) ** 2 for a, idx in enumerate(np.indices(SHAPE))
+    )
+    return float((weights * d2).sum() / weights.sum())
+
+
+def test_sharpening_pulls_particles_towards_where_the_rates_point():
+    """With the exact rates, sharpness 1 reproduces the forward spread at t = 0.04 (the marginal
+    test above); a sharpness above 1 (1.5) leaves the particles closer to their origins, below 1 (0.6) farther."""
+    n, t_stop = 400, 0.04
+    mats = [kernels.transition_matrix(s, R, t_stop, "periodic") for s in SHAPE]
+    runs = {s: _counts(BinomialTauLeaping(0.2), n, 5, t_end=t_stop, sharpness=s) for s in (0.6, 1.5)}
+    for c, x0 in enumerate(ORIGINS):
+        exact = _mean_square_distance(np.outer(mats[0][:, x0[0]], mats[1][:, x0[1]]), x0)
+        spread = {s: _mean_square_distance(counts[:, c].sum(0), x0) for s, counts in runs.items()}
+        assert spread[1.5] < 0.85 * exact < exact / 0.85 < spread[0.6], (c, spread, exact)
