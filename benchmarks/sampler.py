@@ -65,6 +65,13 @@ def main() -> None:
         default=["log:1"],
         help="time grids KIND:POWER of the Poisson and trapezoidal rules (log:1 is the default grid)",
     )
+    p.add_argument(
+        "--sharpness",
+        type=float,
+        nargs="*",
+        default=[],
+        help="sharpness values to run (default: the model's calibrated one); each labels its rows",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", default=None, help="results file: written after every run, finished runs skipped")
     p.add_argument("--include", nargs="*", default=[], help="more result files for the summary and figure")
@@ -91,13 +98,15 @@ def main() -> None:
     path = Path(args.json) if args.json else None
     results = json.loads(path.read_text()) if path and path.is_file() else []
     print(
-        f"model {args.model} (r = {model.r}), {args.n} images of {args.size}^2, precision {args.precision}, "
+        f"model {args.model} (r = {model.r}, calibrated sharpness {model.sharpness:g}), {args.n} images of "
+        f"{args.size}^2, precision {args.precision}, "
         f"threads {torch.get_num_threads()}",
         flush=True,
     )
-    for rule in rules:
+    for rule, sharpness in [(rule, s) for rule in rules for s in (args.sharpness or [None])]:
+        label = repr(rule) + ("" if sharpness is None else f" sharpness {sharpness:g}")
         for seed in args.seeds:
-            names = [repr(rule) + (f" + polish {k}" if k else "") for k in args.polish]
+            names = [label + (f" + polish {k}" if k else "") for k in args.polish]
             done = {(r["sampler"], r.get("seed", 0)) for r in results}
             if all((name, seed) in done for name in names):
                 continue
@@ -109,6 +118,7 @@ def main() -> None:
                 sampler=rule,
                 precision=args.precision,
                 generator=torch.Generator().manual_seed(seed),
+                sharpness=sharpness,
             )
             seconds = time.perf_counter() - start
             raw = kind.to_labels(res.labels)
@@ -122,6 +132,7 @@ def main() -> None:
                     "seed": seed,
                     "precision": args.precision,
                     "polish": sweeps,
+                    "sharpness": model.sharpness if sharpness is None else sharpness,
                     "evaluations": res.evaluations,
                     "seconds_per_sample": seconds / args.n,
                     "moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
