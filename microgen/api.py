@@ -14,7 +14,7 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
-from microgen.engine.polish import SWEEPS
+from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
 
@@ -73,6 +73,15 @@ def _device(device) -> torch.device:
     return device
 
 
+def sampling_defaults(model: DSDModel, sharpness: float | None = None, polish: int | None = None) -> tuple:
+    """``(sharpness, polish)`` checked, each ``None`` replaced by the model's calibrated value
+    (``meta["sampling"]``, written by ``microgen export``), else 1 (rates as trained) and
+    :data:`~microgen.engine.polish.SWEEPS`."""
+    stored = model.meta.get("sampling", {})
+    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
+    return sharpness, check_sweeps(stored.get("polish", SWEEPS) if polish is None else polish)
+
+
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:
     """Phase fractions of the held-out real crops stored with a model (``reference.json``), one
     dict per crop, first ``n`` (default all): pass them to :func:`generate` at ``size x size`` for
@@ -105,7 +114,7 @@ def generate(
     steps: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     precision: str = "auto",
-    polish: int = SWEEPS,
+    polish: int | None = None,
     progress: bool = False,
     label=None,
     sharpness: float | None = None,
@@ -129,13 +138,14 @@ def generate(
     precision : network arithmetic, ``"auto"`` (bfloat16 where the device computes it natively),
         ``"float32"``, ``"bfloat16"`` or ``"float16"`` (CUDA)
     polish : sweeps of count-preserving speckle removal after sampling (0 = raw model output;
-        see :func:`microgen.engine.polish.polish`)
+        see :func:`microgen.engine.polish.polish`); ``None`` uses the model's calibrated value
+        (``sampling_defaults``)
     label : class of a class-conditioned model (name or index; one, or one per image)
     sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained);
         ``None`` uses the model's calibrated value (``DSDModel.sharpness``, from its card)
     """
     model = _model_on(model, device)
-    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
+    sharpness, polish = sampling_defaults(model, sharpness, polish)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
     per_image = list(fractions) if isinstance(fractions, (list, tuple)) else None

@@ -326,9 +326,9 @@ SAMPLING = [
     click.option(
         "--polish",
         type=click.IntRange(min=0),
-        default=SWEEPS,
-        show_default=True,
-        help="Sweeps of count-preserving speckle removal after sampling (0: raw model output).",
+        default=None,
+        help="Sweeps of count-preserving speckle removal after sampling (0: raw model output) "
+        f"[default: the model's calibrated value, else {SWEEPS}].",
     ),
     click.option(
         "--sharpness",
@@ -499,7 +499,8 @@ def inpaint(
             "mask": Path(mask_path).name,
             "region_counts": res.counts,
             "seed": seed,
-            "polish_sweeps": sampling["polish"],
+            "polish_sweeps": res.polish,
+            "sharpness": res.sharpness,
             "voxels_swapped_by_polish": res.swapped,
         },
         overwrite=overwrite,
@@ -636,7 +637,7 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     "--calibrate/--no-calibrate",
     default=True,
     show_default=True,
-    help="Choose the sampling sharpness on training-block crops first (--no-calibrate keeps the run's).",
+    help="Choose the sampling sharpness and polish on training-block crops first (--no-calibrate keeps the run's).",
 )
 @click.option("--calibration-size", type=int, default=None, help="Image side for calibration [default: --size].")
 @click.option("--calibration-n", default=16, show_default=True, help="Images per calibration candidate.")

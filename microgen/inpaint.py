@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
+from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
 from microgen.domains import get_kind
-from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 
@@ -30,6 +29,8 @@ class Inpainting:
     evaluations: int
     moved: list
     swapped: list = field(default_factory=list)
+    polish: int = 0
+    sharpness: float = 1.0
 
 
 def inpaint(
@@ -45,7 +46,7 @@ def inpaint(
     steps: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     precision: str = "auto",
-    polish: int = SWEEPS,
+    polish: int | None = None,
     label=None,
     sharpness: float | None = None,
 ) -> Inpainting:
@@ -59,12 +60,14 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate` (polish
-        swaps voxels inside the mask only, so the region counts stay exact)
+    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate` (``None``:
+        the model's calibrated values; polish swaps voxels inside the mask only, so the region
+        counts stay exact)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
     model = _model_on(model, device)
+    sharpness, polish = sampling_defaults(model, sharpness, polish)
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2
@@ -109,7 +112,7 @@ def inpaint(
         evaluations += res.evaluations
         seconds += took
     images = np.stack(out)
-    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved, swapped)
+    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved, swapped, polish, sharpness)
 
 
 def _check_inputs(image, mask, kind) -> tuple[np.ndarray, np.ndarray]:

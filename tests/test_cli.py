@@ -8,7 +8,7 @@ from microgen import __version__
 from microgen.cli import main
 from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
-from microgen.training.calibrate import SHARPNESS_GRID
+from microgen.training.calibrate import POLISH_GRID, SHARPNESS_GRID
 
 
 def _volume(path, shape=(12, 32, 32)):
@@ -109,8 +109,10 @@ def test_train_resume_and_export(tmp_path):
     assert "closer than blobs" in md
     sampling = card["sampling"]  # calibrated on training crops, stored with the model, used by default
     assert set(sampling["calibration"]["scores"]) == {f"{g:g}" for g in SHARPNESS_GRID}
-    assert DSDModel.load(tmp_path / "tiny").sharpness == sampling["sharpness"] in SHARPNESS_GRID
-    assert f"sharpness {sampling['sharpness']:g}" in card["fidelity"]["sampler"] and "## Sampling sharpness" in md
+    exported = DSDModel.load(tmp_path / "tiny")
+    assert exported.sharpness == sampling["sharpness"] in SHARPNESS_GRID
+    assert exported.meta["sampling"]["polish"] == sampling["polish"] == card["fidelity"]["polish"] in POLISH_GRID
+    assert f"sharpness {sampling['sharpness']:g}" in card["fidelity"]["sampler"] and "## Sampling defaults" in md
     row = card["fidelity"]["rows"][0]  # generated and real summaries, side by side in the table
     assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
 

@@ -27,7 +27,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import calibrate_sharpness
+from .calibrate import calibrate_sampling
 from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
@@ -69,7 +69,7 @@ def export_model(
     n_ref: int = 32,
     n_gen: int = 16,
     steps: int = DEFAULT_EVALUATIONS,
-    polish: int = SWEEPS,
+    polish: int | None = None,
     seed: int = 0,
     source: str = "",
     notes: str = "",
@@ -83,10 +83,11 @@ def export_model(
     held-out block can be cropped at; fidelity is measured at ``size``, after ``polish`` sweeps
     (what users get by default) and on the raw sampler output.
 
-    With ``calibrate``, the sampling sharpness is first chosen on training-block crops of
-    ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.calibrate_sharpness`)
-    and stored with the model, so users get it by default; without, the run's stored value (if any)
-    is kept."""
+    With ``calibrate``, the sampling sharpness and polish sweeps are first chosen on training-block
+    crops of ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.
+    calibrate_sampling`) and stored with the model, so users get them by default; without, the
+    run's stored values (if any) are kept. ``polish=None`` measures fidelity with the model's
+    value (calibrated, stored, else ``SWEEPS``)."""
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -103,10 +104,12 @@ def export_model(
     ]
     ref = sets[0]
     if calibrate:
-        cal = calibrate_sharpness(
-            model, train, mat, size=calibration_size or size, n=calibration_n, steps=steps, polish=polish, seed=seed
+        cal = calibrate_sampling(
+            model, train, mat, size=calibration_size or size, n=calibration_n, steps=steps, seed=seed
         )
-        model.meta["sampling"] = {"sharpness": cal["sharpness"], "calibration": cal}
+        model.meta["sampling"] = {"sharpness": cal["sharpness"], "polish": cal["polish"], "calibration": cal}
+    if polish is None:
+        polish = int(model.meta.get("sampling", {}).get("polish", SWEEPS))
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
@@ -211,22 +214,26 @@ def _fmt(value) -> str:
 
 
 def _sampling_markdown(sampling: dict) -> list[str]:
-    """The card's sharpness section (empty for cards written before calibration existed)."""
+    """The card's calibration section (empty for cards written before calibration existed)."""
     if not sampling:
         return []
     lines = [
         "",
-        "## Sampling sharpness",
+        "## Sampling defaults",
         "",
-        f"Default sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained).",
+        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), polish "
+        f"{sampling.get('polish', SWEEPS)} sweeps.",
     ]
     cal = sampling.get("calibration")
     if cal:
-        scores = ", ".join(f"{g}: {s:.2f}" for g, s in cal["scores"].items())
         lines[-1] += (
-            f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations, polish "
-            f"{cal['polish']}) against {cal['data']}; mean fidelity ratio per value: {scores}."
+            f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
+            f"{cal['data']}; mean fidelity ratio of each pair (lower is better):"
         )
+        sweeps = list(next(iter(cal["scores"].values())))
+        lines += ["", "| sharpness | " + " | ".join(f"polish {p}" for p in sweeps) + " |"]
+        lines += ["|---" * (len(sweeps) + 1) + "|"]
+        lines += [f"| {s} | " + " | ".join(f"{v[p]:.2f}" for p in sweeps) + " |" for s, v in cal["scores"].items()]
     return lines
 
 
