@@ -367,7 +367,6 @@ def check_totals(totals, channels: int, capacity: int, exclusive: bool) -> torch
     return torch.as_tensor(arr.astype(np.int64))
 
 
-@torch.inference_mode()
 def check_sharpness(sharpness) -> float:
     """Return ``sharpness`` as a float if it is a finite number > 0, else raise ``ValueError``."""
     try:
@@ -393,6 +392,7 @@ def sharpen(rates: torch.Tensor, r: float, sharpness: float) -> torch.Tensor:
     return (rates / r).pow(sharpness).mul_(r)
 
 
+@torch.inference_mode()
 def sample(
     model,
     totals,

@@ -263,3 +263,16 @@ def test_sharpness_defaults_to_the_models_calibrated_value():
     model.meta["sampling"] = {"sharpness": 1.6}
     assert model.sharpness == 1.6 and np.array_equal(run().counts, sharp.counts)
     assert np.array_equal(run(sharpness=1.0).counts, plain.counts)  # an explicit value wins
+
+
+def test_sampling_runs_in_inference_mode():
+    seen = []
+    sample(
+        MODELS[(1, "periodic")],
+        [[6]],
+        (8, 8),
+        sampler=PoissonLeaping(3),
+        generator=torch.Generator().manual_seed(0),
+        callback=lambda t, evals: seen.append(torch.is_inference_mode_enabled()),
+    )
+    assert seen and all(seen)  # no autograd bookkeeping around the network calls
