@@ -14,7 +14,7 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
-from microgen.engine.polish import SWEEPS, check_sweeps
+from microgen.engine.polish import check_sweeps
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
 
@@ -77,9 +77,8 @@ def sampling_defaults(model: DSDModel, sharpness: float | None = None, polish: i
     """``(sharpness, polish)`` checked, each ``None`` replaced by the model's calibrated value
     (``meta["sampling"]``, written by ``microgen export``), else 1 (rates as trained) and
     :data:`~microgen.engine.polish.SWEEPS`."""
-    stored = model.meta.get("sampling", {})
     sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
-    return sharpness, check_sweeps(stored.get("polish", SWEEPS) if polish is None else polish)
+    return sharpness, check_sweeps(model.polish_sweeps if polish is None else polish)
 
 
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:

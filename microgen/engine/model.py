@@ -14,6 +14,7 @@ from torch import nn
 
 from .lattice import Lattice, check_boundary
 from .network import NetworkConfig, RateUNet
+from .polish import SWEEPS
 from .process import DSDProcess
 from .schedules import Schedule
 
@@ -81,6 +82,11 @@ class DSDModel(nn.Module):
     def sharpness(self) -> float:
         """Calibrated sampling sharpness (``meta["sampling"]["sharpness"]``, set by export; 1 if none)."""
         return float(self.meta.get("sampling", {}).get("sharpness", 1.0))
+
+    @property
+    def polish_sweeps(self) -> int:
+        """Calibrated polish sweeps (``meta["sampling"]["polish"]``, set by export; ``SWEEPS`` if none)."""
+        return int(self.meta.get("sampling", {}).get("polish", SWEEPS))
 
     @property
     def schedule(self) -> Schedule:

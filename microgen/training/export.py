@@ -109,7 +109,7 @@ def export_model(
         )
         model.meta["sampling"] = {"sharpness": cal["sharpness"], "polish": cal["polish"], "calibration": cal}
     if polish is None:
-        polish = int(model.meta.get("sampling", {}).get("polish", SWEEPS))
+        polish = model.polish_sweeps
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
