@@ -2,7 +2,7 @@
 region with the real region it replaced.
 
     python benchmarks/inpaint.py --model berea --data ../shared/data/berea/berea_train.tif \
-        [--size 128] [--hole 64] [--n 16] [--steps 100] [--polish 2]
+        [--size 128] [--hole 64] [--n 16] [--steps 100] [--polish N] [--sharpness S]
 
 For each of ``n`` held-out crops the central ``hole x hole`` square is regenerated with exactly
 the pore count the real square had. The descriptors of the filled squares are compared with the
@@ -19,7 +19,6 @@ import torch
 
 import microgen
 from microgen.domains import get_kind
-from microgen.engine.polish import SWEEPS
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 from microgen.training.data import split_holdout
@@ -34,7 +33,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--polish", type=int, default=SWEEPS, help="polish sweeps inside the hole (0 = raw)")
+    p.add_argument("--polish", type=int, default=None, help="polish sweeps inside the hole (0 = raw; default: the model's)")
+    p.add_argument("--sharpness", type=float, default=None, help="exponent on the rates (default: the model's)")
     args = p.parse_args()
     model = microgen.load_model(args.model, "cpu")
     kind = get_kind(model.meta["kind"])
@@ -60,16 +60,18 @@ def main() -> None:
             steps=args.steps,
             device="cpu",
             polish=args.polish,
+            sharpness=args.sharpness,
         )
         assert np.array_equal(res.images[~mask], crop[~mask])
         for c in phases:
             assert (res.images[hole] == c).sum() == (real[i] == c).sum()
         filled.append(res.images[hole])
         seconds += res.seconds
+        polish, sharpness = res.polish, res.sharpness
         evaluations += res.evaluations
     print(
         f"{args.n} holes of {args.hole}^2 in {args.size}^2 held-out crops, model {args.model}, "
-        f"{args.steps} steps, polish {args.polish}: {seconds / args.n:.1f} s and "
+        f"{args.steps} steps, polish {polish}, sharpness {sharpness}: {seconds / args.n:.1f} s and "
         f"{evaluations // args.n} evaluations per image "
         f"(threads {torch.get_num_threads()}); counts inside every hole exact, context untouched"
     )

@@ -16,7 +16,7 @@ from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
 from microgen.engine.polish import check_sweeps
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler, resolve_prior
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def generate(
     progress: bool = False,
     label=None,
     sharpness: float | None = None,
+    prior: str = "auto",
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -142,9 +143,13 @@ def generate(
     label : class of a class-conditioned model (name or index; one, or one per image)
     sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained);
         ``None`` uses the model's calibrated value (``DSDModel.sharpness``, from its card)
+    prior : law of the particles at the start of sampling: ``"spectral"`` (the data's large-scale
+        density fluctuations stored with the model; what images larger than the training crops
+        need), ``"uniform"``, or ``"auto"`` (spectral where the model stores it)
     """
     model = _model_on(model, device)
     sharpness, polish = sampling_defaults(model, sharpness, polish)
+    prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
     per_image = list(fractions) if isinstance(fractions, (list, tuple)) else None
@@ -177,6 +182,7 @@ def generate(
         precision=precision,
         polish=polish,
         sharpness=sharpness,
+        prior=prior,
     )
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
@@ -187,7 +193,7 @@ def generate(
         res.evaluations,
         res.moved.tolist(),
         seed,
-        f"{step_rule!r}, {precision}, sharpness {sharpness:g}",
+        f"{step_rule!r}, {precision}, sharpness {sharpness:g}, prior {prior}",
         polish,
         res.swapped.tolist(),
     )

@@ -12,7 +12,9 @@ import numpy as np
 from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
+from microgen.engine.prior import PRIORS
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
+from microgen.training.calibrate import SHARPNESS_GRID
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
 #: stands for "the fractions of the model's stored reference crops" (--match-reference)
@@ -337,6 +339,15 @@ SAMPLING = [
         help="Exponent on the predicted rates, > 0 (1: as trained; above 1 coarser structure) "
         "[default: the model's calibrated value, see its card].",
     ),
+    click.option(
+        "--prior",
+        type=click.Choice(list(PRIORS)),
+        default="auto",
+        show_default=True,
+        help="Where particles start: spectral = with the data's large-scale density fluctuations "
+        "(stored with the model; images larger than the training crops need them), uniform; "
+        "auto = spectral where the model stores it (inpainting: uniform).",
+    ),
 ]
 
 _COMMON = [
@@ -641,11 +652,47 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
 )
 @click.option("--calibration-size", type=int, default=None, help="Image side for calibration [default: --size].")
 @click.option("--calibration-n", default=16, show_default=True, help="Images per calibration candidate.")
+@click.option(
+    "--calibration-grid",
+    default=None,
+    help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}].",
+)
+@click.option(
+    "--prior/--no-prior",
+    default=True,
+    show_default=True,
+    help="Measure the data's large-scale spectra and sample from the spectral prior (--no-prior: uniform start).",
+)
 def export_cmd(
-    run, data, kind, name, out, size, n_gen, steps, source, notes, calibrate, calibration_size, calibration_n
+    run,
+    data,
+    kind,
+    name,
+    out,
+    size,
+    n_gen,
+    steps,
+    source,
+    notes,
+    calibrate,
+    calibration_size,
+    calibration_n,
+    calibration_grid,
+    prior,
 ) -> None:
     """Package a training run as a model directory with reference statistics and a card."""
     from microgen.training.export import export_model
+
+    grid = SHARPNESS_GRID
+    if calibration_grid is not None:
+        try:
+            grid = tuple(float(v) for v in calibration_grid.split(","))
+        except ValueError:
+            grid = ()
+        if not grid or not all(v > 0 for v in grid):
+            raise click.BadParameter(
+                f"must be comma-separated numbers > 0, got {calibration_grid!r}", param_hint="--calibration-grid"
+            )
 
     card = export_model(
         Path(run),
@@ -661,6 +708,8 @@ def export_cmd(
         calibrate=calibrate,
         calibration_size=calibration_size,
         calibration_n=calibration_n,
+        calibration_grid=grid,
+        prior=prior,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     click.echo(

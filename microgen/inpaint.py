@@ -49,6 +49,7 @@ def inpaint(
     polish: int | None = None,
     label=None,
     sharpness: float | None = None,
+    prior: str = "auto",
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -63,6 +64,7 @@ def inpaint(
     sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate` (``None``:
         the model's calibrated values; polish swaps voxels inside the mask only, so the region
         counts stay exact)
+    prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
@@ -101,6 +103,7 @@ def inpaint(
             precision=precision,
             polish=polish,
             sharpness=sharpness,
+            prior=prior,
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):

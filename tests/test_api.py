@@ -4,6 +4,7 @@ import pytest
 import microgen
 from microgen.api import exact_count
 from microgen.engine.polish import SWEEPS
+from microgen.engine.prior import SpectralPrior
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])
@@ -78,7 +79,7 @@ def test_sampler_choice_sets_the_evaluation_budget(rock_dir, sampler, steps):
     )
     assert gen.evaluations == steps
     assert gen.sampler.startswith({"trapezoidal": "TrapezoidalLeaping", "poisson": "PoissonLeaping"}[sampler])
-    assert gen.sampler.endswith("float32, sharpness 1")
+    assert gen.sampler.endswith("float32, sharpness 1, prior uniform")
     assert all((im == 1).sum() == exact_count(0.3, 256) for im in gen.images)
 
 
@@ -92,13 +93,24 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
         return microgen.generate(model, {"pore": 0.3}, shape=(16, 16), n=2, seed=4, steps=10, **kw)
 
     plain = run()
-    assert plain.polish == SWEEPS and plain.sampler.endswith("sharpness 1")
+    assert plain.polish == SWEEPS and plain.sampler.endswith("sharpness 1, prior uniform")
     model.meta["sampling"] = {"sharpness": 1.3, "polish": 0}
     tuned = run()
-    assert tuned.polish == 0 and tuned.sampler.endswith("sharpness 1.3") and not any(tuned.swapped)
+    assert tuned.polish == 0 and tuned.sampler.endswith("sharpness 1.3, prior uniform") and not any(tuned.swapped)
     assert np.array_equal(tuned.images, run(sharpness=1.3, polish=0).images)
     assert np.array_equal(run(sharpness=1.0, polish=SWEEPS).images, plain.images)  # explicit values win
     filled = microgen.inpaint(plain.images[0], np.pad(np.ones((8, 8), bool), 4), model=model, seed=1, steps=10)
     assert filled.polish == 0 and filled.sharpness == 1.3
     with pytest.raises(ValueError, match="sharpness must be a finite number > 0"):
         run(sharpness=-2)
+    model.meta["prior"] = SpectralPrior([0.05, 0.5], [[[30.0]], [[30.0]]]).to_dict()
+    spectral = run()
+    assert spectral.sampler.endswith("prior spectral") and run(prior="uniform").sampler.endswith("prior uniform")
+    assert not np.array_equal(spectral.images, run(prior="uniform").images)
+    assert all((im == 1).sum() == exact_count(0.3, 256) for im in spectral.images)
+    hole = np.pad(np.ones((8, 8), bool), 4)
+    auto = microgen.inpaint(plain.images[0], hole, model=model, seed=1, steps=10)
+    uniform = microgen.inpaint(plain.images[0], hole, model=model, seed=1, steps=10, prior="uniform")
+    assert np.array_equal(auto.images, uniform.images)  # inpainting starts uniform
+    with pytest.raises(ValueError, match="inpainting starts uniform"):
+        microgen.inpaint(plain.images[0], hole, model=model, steps=10, prior="spectral")

@@ -8,7 +8,7 @@ from microgen import __version__
 from microgen.cli import main
 from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
-from microgen.training.calibrate import POLISH_GRID, SHARPNESS_GRID
+from microgen.training.calibrate import POLISH_GRID
 
 
 def _volume(path, shape=(12, 32, 32)):
@@ -97,6 +97,8 @@ def test_train_resume_and_export(tmp_path):
             "2",
             "--steps",
             "6",
+            "--calibration-grid",
+            "1,1.1",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -108,9 +110,12 @@ def test_train_resume_and_export(tmp_path):
     md = (tmp_path / "tiny" / "card.md").read_text()
     assert "closer than blobs" in md
     sampling = card["sampling"]  # calibrated on training crops, stored with the model, used by default
-    assert set(sampling["calibration"]["scores"]) == {f"{g:g}" for g in SHARPNESS_GRID}
+    assert set(sampling["calibration"]["scores"]) == {"1", "1.1"}
     exported = DSDModel.load(tmp_path / "tiny")
-    assert exported.sharpness == sampling["sharpness"] in SHARPNESS_GRID
+    assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
+    # the data's large-scale spectra, measured on training crops (32² is the largest that fits)
+    assert exported.spectral_prior.crop == 32 and sampling["prior"]["crop"] == 32
+    assert card["fidelity"]["sampler"].endswith("prior spectral") and "spectral prior" in md
     assert exported.meta["sampling"]["polish"] == sampling["polish"] == card["fidelity"]["polish"] in POLISH_GRID
     assert f"sharpness {sampling['sharpness']:g}" in card["fidelity"]["sampler"] and "## Sampling defaults" in md
     row = card["fidelity"]["rows"][0]  # generated and real summaries, side by side in the table
@@ -223,6 +228,7 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'multistep', 'poisson', 'binomial'"),
         (["--porosity", "0.2", "--precision", "int8"], "'auto', 'float32', 'bfloat16'"),
         (["--porosity", "0.2", "--polish", "-1"], "x>=0"),
+        (["--porosity", "0.2", "--prior", "gauss"], "'auto', 'spectral', 'uniform'"),
     ]
     for extra, message in cases:
         res = runner.invoke(main, base + extra)
@@ -288,3 +294,13 @@ def test_match_reference_gives_each_image_one_stored_crops_counts(tmp_path):
 def test_models_command_lists_a_table():
     res = CliRunner().invoke(main, ["models"])
     assert res.exit_code == 0 and "pretrained models" in res.output
+
+
+def test_bad_calibration_grid_exits_2(tmp_path):
+    runner = CliRunner()
+    data = _volume(tmp_path / "scan.tif")
+    for grid in ("a,b", "1,-1", ""):
+        args = ["export", str(tmp_path), "--data", str(data), "--kind", "rock", "--name", "x"]
+        res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-grid", grid])
+        assert res.exit_code == 2 and "comma-separated numbers > 0" in res.output, (grid, res.output)
+        assert not (tmp_path / "o").exists()

@@ -15,6 +15,7 @@ from torch import nn
 from .lattice import Lattice, check_boundary
 from .network import NetworkConfig, RateUNet
 from .polish import SWEEPS
+from .prior import SpectralPrior
 from .process import DSDProcess
 from .schedules import Schedule
 
@@ -87,6 +88,12 @@ class DSDModel(nn.Module):
     def polish_sweeps(self) -> int:
         """Calibrated polish sweeps (``meta["sampling"]["polish"]``, set by export; ``SWEEPS`` if none)."""
         return int(self.meta.get("sampling", {}).get("polish", SWEEPS))
+
+    @property
+    def spectral_prior(self) -> SpectralPrior | None:
+        """The data's large-scale spectra (``meta["prior"]``, set by export), if stored."""
+        data = self.meta.get("prior")
+        return SpectralPrior.from_dict(data) if data else None
 
     @property
     def schedule(self) -> Schedule:

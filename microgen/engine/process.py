@@ -117,11 +117,14 @@ class DSDProcess:
         generator: torch.Generator | None = None,
         *,
         free: torch.Tensor | None = None,
+        intensity: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Place ``totals[b, c]`` particles independently and uniformly on the voxels.
 
         This is the stationary law of the process (the ``t -> infinity`` limit of corruption).
-        With ``free`` (a boolean mask of shape ``shape``) particles go only to free voxels.
+        With ``free`` (a boolean mask of shape ``shape``) particles go only to free voxels. With
+        ``intensity`` (``(B, C, *shape)``, >= 0; e.g. :meth:`~microgen.engine.prior.SpectralPrior.
+        field`) each particle lands on a voxel with probability proportional to it instead.
         """
         totals = torch.as_tensor(totals)
         if totals.ndim != 2:
@@ -138,11 +141,34 @@ class DSDProcess:
             if allowed.numel() == 0:
                 raise ValueError("no free voxel to place particles on")
         flat_totals = totals.reshape(-1).to(torch.long)
+        if intensity is not None:
+            return self._place(flat_totals, intensity, shape, generator, free).reshape(*totals.shape, *shape)
         owner = torch.repeat_interleave(torch.arange(flat_totals.numel(), device=device), flat_totals)
         pick = torch.randint(allowed.numel(), (owner.numel(),), generator=generator, device=device)
         index = owner * volume + allowed[pick]
         counts = torch.bincount(index, minlength=flat_totals.numel() * volume)
         return counts.reshape(*totals.shape, *shape)
+
+    @staticmethod
+    def _place(flat_totals, intensity, shape, generator, free) -> torch.Tensor:
+        volume = int(np.prod(shape))
+        weights = torch.as_tensor(intensity, dtype=torch.float64).to(flat_totals.device)
+        if tuple(weights.shape[2:]) != shape or weights.shape[0] * weights.shape[1] != flat_totals.numel():
+            raise ValueError(f"intensity must have shape (batch, channels, *{shape}), got {tuple(weights.shape)}")
+        weights = weights.reshape(-1, volume)
+        if free is not None:
+            weights = weights * free.reshape(1, -1).to(weights)
+        if (weights < 0).any() or not torch.isfinite(weights).all():
+            raise ValueError("intensity must be finite and >= 0")
+        out = torch.zeros((flat_totals.numel(), volume), dtype=torch.long, device=flat_totals.device)
+        for i, n in enumerate(flat_totals.tolist()):
+            if n == 0:
+                continue
+            if weights[i].sum() <= 0:
+                raise ValueError("no voxel with positive intensity to place particles on")
+            pick = torch.multinomial(weights[i], n, replacement=True, generator=generator)
+            out[i] = torch.bincount(pick, minlength=volume)
+        return out
 
     # ------------------------------------------------------------------ checks
     def _check_counts(self, counts: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from scipy import ndimage
 from .polish import check_sweeps
 from .polish import polish as polish_labels
 from .precision import autocast, resolve_precision
+from .prior import check_prior
 from .process import _particle_sites, _ravel, _unravel, fold
 
 log = logging.getLogger(__name__)
@@ -408,6 +409,7 @@ def sample(
     precision: str = "float32",
     polish: int = 0,
     sharpness: float | None = None,
+    prior: str = "auto",
     max_evaluations: int = 1_000_000,
     callback: Callable[[float, int], None] | None = None,
 ) -> SampleResult:
@@ -441,6 +443,11 @@ def sample(
     sharpness : float, optional
         Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained); default the
         model's calibrated value (:attr:`DSDModel.sharpness`).
+    prior : {"auto", "spectral", "uniform"}
+        Law of the particles at ``t = 1``: ``"uniform"`` (the process's stationary law) or
+        ``"spectral"`` (the data's large-scale density fluctuations, :mod:`microgen.engine.prior`;
+        needs a model that stores them). ``"auto"``: spectral where the model has it and nothing
+        is frozen, else uniform.
     callback : callable ``(t, evaluations)``, optional
         Called after every step with the current time (the whole batch shares one time).
     """
@@ -467,7 +474,8 @@ def sample(
     t_end = default_t_end(model) if t_end is None else float(t_end)
 
     free = None if frozen_t is None else ~frozen_t
-    counts = model.process.prior(totals, shape, generator, free=free)
+    start = _start_intensity(model, prior, totals, shape, frozen_t, generator)
+    counts = model.process.prior(totals, shape, generator, free=free, intensity=start)
     allowed = model.open_moves(shape, device)
     if frozen_t is not None:
         fixed_t = torch.zeros((model.channels, *shape), dtype=torch.long, device=device)
@@ -514,6 +522,27 @@ def sample(
             labels[b], sweeps=polish, boundary=model.process.boundary, frozen=frozen_np, seed=seed + b
         )
     return SampleResult(labels, counts_np, evaluations, steps, moved, swapped)
+
+
+def resolve_prior(model, prior: str = "auto", frozen=None) -> str:
+    """``"spectral"`` or ``"uniform"``: the start law :func:`sample` uses for ``prior``."""
+    if check_prior(prior) == "spectral":
+        if model.spectral_prior is None:
+            raise ValueError("prior 'spectral' needs a model that stores the data's spectra (see microgen export)")
+        if frozen is not None:
+            raise ValueError("prior 'spectral' is for unconstrained generation; inpainting starts uniform")
+        return prior
+    if prior == "uniform" or frozen is not None or model.spectral_prior is None:
+        return "uniform"
+    return "spectral"
+
+
+def _start_intensity(model, prior, totals, shape, frozen, generator) -> torch.Tensor | None:
+    """Where particles start (``None``: uniformly), following ``prior`` (see :func:`sample`)."""
+    if resolve_prior(model, prior, frozen) == "uniform":
+        return None
+    fractions = totals.to(torch.float64) / float(np.prod(shape))
+    return model.spectral_prior.field(fractions, shape, model.r, generator, boundary=model.process.boundary)
 
 
 SAMPLERS = ("trapezoidal", "multistep", "poisson", "binomial")

@@ -16,7 +16,8 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.prior import SpectralPrior
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler, resolve_prior
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -27,7 +28,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import calibrate_sampling
+from .calibrate import SHARPNESS_GRID, calibrate_sampling
 from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
@@ -56,6 +57,22 @@ def reference_statistics(
     }
 
 
+#: side and number of the training-block crops the large-scale spectra are measured on
+PRIOR_CROP = 256
+PRIOR_CROPS = 64
+
+
+def measure_prior(train: np.ndarray, phases, r: float, seed: int = 0) -> SpectralPrior | None:
+    """The data's large-scale spectra (:class:`~microgen.engine.prior.SpectralPrior`) from
+    ``PRIOR_CROPS`` training-block crops of the largest side up to ``PRIOR_CROP`` that fits;
+    ``None`` for a volume too small for 32-voxel crops."""
+    sides = [s for s in range(PRIOR_CROP, 31, -32) if crop_axes(train.shape, s)]
+    if not sides:
+        return None
+    crops = random_crops(train, PRIOR_CROPS, sides[0], np.random.default_rng(seed + 1))
+    return SpectralPrior.estimate(crops, phases, r=r)
+
+
 def export_model(
     run: Path,
     data: list[Path],
@@ -76,6 +93,8 @@ def export_model(
     calibrate: bool = True,
     calibration_size: int | None = None,
     calibration_n: int = 16,
+    calibration_grid=SHARPNESS_GRID,
+    prior: bool = True,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
@@ -87,7 +106,11 @@ def export_model(
     crops of ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.
     calibrate_sampling`) and stored with the model, so users get them by default; without, the
     run's stored values (if any) are kept. ``polish=None`` measures fidelity with the model's
-    value (calibrated, stored, else ``SWEEPS``)."""
+    value (calibrated, stored, else ``SWEEPS``).
+
+    With ``prior``, the data's large-scale spectra are measured on training-block crops
+    (:func:`measure_prior`) and stored first, so calibration, fidelity and users sample from the
+    spectral prior (:mod:`microgen.engine.prior`)."""
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -103,9 +126,20 @@ def export_model(
         if s == size or crop_axes(held.shape, s)
     ]
     ref = sets[0]
+    if prior:
+        measured = measure_prior(train, phases, model.r, seed)
+        if measured is not None:
+            model.meta["prior"] = measured.to_dict()
     if calibrate:
         cal = calibrate_sampling(
-            model, train, mat, size=calibration_size or size, n=calibration_n, steps=steps, seed=seed
+            model,
+            train,
+            mat,
+            size=calibration_size or size,
+            n=calibration_n,
+            grid=calibration_grid,
+            steps=steps,
+            seed=seed,
         )
         model.meta["sampling"] = {"sharpness": cal["sharpness"], "polish": cal["polish"], "calibration": cal}
     if polish is None:
@@ -157,12 +191,15 @@ def export_model(
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
-        "sampling": model.meta.get("sampling", {"sharpness": model.sharpness}),
+        "sampling": {
+            **model.meta.get("sampling", {"sharpness": model.sharpness}),
+            "prior": _prior_summary(model.spectral_prior),
+        },
         "fidelity": {
             "size": size,
             "generated": len(totals),
             "reference_crops": n_ref,
-            "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}",
+            "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
             "polish": polish,
             "rows": rows,
             "raw_rows": raw_rows,
@@ -213,6 +250,10 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.4g}"
 
 
+def _prior_summary(prior: SpectralPrior | None) -> dict | None:
+    return {"crop": prior.crop, "crops": PRIOR_CROPS, "bins": len(prior.freqs)} if prior else None
+
+
 def _sampling_markdown(sampling: dict) -> list[str]:
     """The card's calibration section (empty for cards written before calibration existed)."""
     if not sampling:
@@ -224,6 +265,13 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), polish "
         f"{sampling.get('polish', SWEEPS)} sweeps.",
     ]
+    prior = sampling.get("prior")
+    if prior:
+        lines[-1] += (
+            f" Start law: spectral prior (the training data's large-scale density spectra, measured on "
+            f"{prior['crops']} training-block crops of {prior['crop']}², {prior['bins']} frequency bins; "
+            "docs/method.md)."
+        )
     cal = sampling.get("calibration")
     if cal:
         lines[-1] += (

@@ -33,6 +33,7 @@ class OracleModel:
 
     channels, ndim, r = len(ORIGINS), 2, R
     sharpness = 1.0  # as DSDModel.sharpness of a model with no calibration
+    spectral_prior = None  # the process's own uniform start law
     device = torch.device("cpu")
     schedule = Schedule("power", 1000, power=4.0)
 
