@@ -33,7 +33,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--polish", type=int, default=None, help="polish sweeps inside the hole (0 = raw; default: the model's)")
+    p.add_argument("--polish", type=int, default=None, help="sweeps inside the hole (0 = raw; default: the model's)")
     p.add_argument("--sharpness", type=float, default=None, help="exponent on the rates (default: the model's)")
     args = p.parse_args()
     model = microgen.load_model(args.model, "cpu")

@@ -1,6 +1,7 @@
 """Fidelity of large generated images, scored tile by tile against a model's stored reference.
 
-    python benchmarks/sizes.py --model berea [--size 512] [--tile 256] [--n 8] [--polish 2] [--seed 0]
+    python benchmarks/sizes.py --model berea [--size 512] [--tile 256] [--n 8] [--seed 0]
+        [--polish N] [--sharpness S] [--prior auto|spectral|uniform]
 
 The scans are too small for held-out crops larger than 256² (Berea's held-out block is 60 x 400 x 400),
 so an image of --size is cut into (size / tile)² non-overlapping tiles and the tiles are compared
@@ -20,6 +21,7 @@ import numpy as np
 
 import microgen
 from microgen.domains import get_kind, registry
+from microgen.engine.prior import PRIORS
 from microgen.metrics.fidelity import descriptors_from_json, fidelity_table, subset
 
 
@@ -34,7 +36,9 @@ def main() -> None:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--n", type=int, default=8, help="large images (each gives (size / tile)² tiles)")
-    p.add_argument("--polish", type=int, default=2)
+    p.add_argument("--polish", type=int, default=None, help="polish sweeps (default: the model's)")
+    p.add_argument("--sharpness", type=float, default=None, help="rate exponent (default: the model's)")
+    p.add_argument("--prior", default="auto", choices=PRIORS, help="start law (default: spectral where stored)")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-direct", action="store_true", help="do not also generate images at --tile")
@@ -57,13 +61,21 @@ def main() -> None:
     print(f"model {args.model}, fractions {fractions}, reference: {m} held-out {args.tile}² crops")
     for size, n in runs:
         res = microgen.generate(
-            model, fractions, shape=(size, size), n=n, seed=args.seed, steps=args.steps, polish=args.polish
+            model,
+            fractions,
+            shape=(size, size),
+            n=n,
+            seed=args.seed,
+            steps=args.steps,
+            polish=args.polish,
+            sharpness=args.sharpness,
+            prior=args.prior,
         )
         pieces = [t for im in res.images for t in tiles(im, args.tile)][:m]
         rows = fidelity_table(pieces, ref_a, ref_b, phases)
         print(
             f"\n{n} x {size}² ({len(pieces)} tiles of {args.tile}²): {res.seconds / n:.1f} s per image, "
-            f"{res.evaluations} evaluations, polish {args.polish}"
+            f"{res.evaluations} evaluations, polish {res.polish}; {res.sampler}"
         )
         for r in rows:
             if not r["metric"].startswith("fraction"):
