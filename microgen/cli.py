@@ -330,14 +330,14 @@ SAMPLING = [
         type=click.IntRange(min=0),
         default=None,
         help="Sweeps of count-preserving speckle removal after sampling (0: raw model output) "
-        f"[default: the model's calibrated value, else {SWEEPS}].",
+        f"[default: the model's calibrated value, else {SWEEPS}; inpaint: {SWEEPS}].",
     ),
     click.option(
         "--sharpness",
         type=float,
         default=None,
         help="Exponent on the predicted rates, > 0 (1: as trained; above 1 coarser structure) "
-        "[default: the model's calibrated value, see its card].",
+        "[default: the model's calibrated value, see its card; inpaint: 1].",
     ),
     click.option(
         "--prior",

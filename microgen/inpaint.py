@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
+from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
 from microgen.domains import get_kind
+from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
 
 
 @dataclass
@@ -61,15 +62,20 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate` (``None``:
-        the model's calibrated values; polish swaps voxels inside the mask only, so the region
-        counts stay exact)
+    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate`, except
+        that ``None`` means sharpness 1 (the rates as trained) and ``SWEEPS`` polish sweeps, not
+        the model's calibrated values: those are chosen for unconstrained generation from the
+        spectral prior, and on Berea holes they filled worse (``docs/capabilities.md``). Polish
+        swaps voxels inside the mask only, so the region counts stay exact.
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
     model = _model_on(model, device)
-    sharpness, polish = sampling_defaults(model, sharpness, polish)
+    sharpness, polish = (
+        check_sharpness(1.0 if sharpness is None else sharpness),
+        check_sweeps(SWEEPS if polish is None else polish),
+    )
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2

@@ -100,7 +100,7 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
     assert np.array_equal(tuned.images, run(sharpness=1.3, polish=0).images)
     assert np.array_equal(run(sharpness=1.0, polish=SWEEPS).images, plain.images)  # explicit values win
     filled = microgen.inpaint(plain.images[0], np.pad(np.ones((8, 8), bool), 4), model=model, seed=1, steps=10)
-    assert filled.polish == 0 and filled.sharpness == 1.3
+    assert filled.polish == SWEEPS and filled.sharpness == 1.0  # inpainting keeps the rates as trained
     with pytest.raises(ValueError, match="sharpness must be a finite number > 0"):
         run(sharpness=-2)
     model.meta["prior"] = SpectralPrior([0.05, 0.5], [[[30.0]], [[30.0]]]).to_dict()
