@@ -526,13 +526,18 @@ def sample(
 
 def resolve_prior(model, prior: str = "auto", frozen=None) -> str:
     """``"spectral"`` or ``"uniform"``: the start law :func:`sample` uses for ``prior``."""
+    spectral = model.spectral_prior
+    if spectral is not None and spectral.ndim != model.ndim:
+        spectral = None  # spectra of 2D slices say nothing about a 3D lattice
     if check_prior(prior) == "spectral":
-        if model.spectral_prior is None:
-            raise ValueError("prior 'spectral' needs a model that stores the data's spectra (see microgen export)")
+        if spectral is None:
+            raise ValueError(
+                f"prior 'spectral' needs a model that stores the data's {model.ndim}D spectra (see microgen export)"
+            )
         if frozen is not None:
             raise ValueError("prior 'spectral' is for unconstrained generation; inpainting starts uniform")
         return prior
-    if prior == "uniform" or frozen is not None or model.spectral_prior is None:
+    if prior == "uniform" or frozen is not None or spectral is None:
         return "uniform"
     return "spectral"
 

@@ -126,7 +126,7 @@ def export_model(
         if s == size or crop_axes(held.shape, s)
     ]
     ref = sets[0]
-    if prior:
+    if prior and model.ndim == 2:  # measured on 2D crops
         measured = measure_prior(train, phases, model.r, seed)
         if measured is not None:
             model.meta["prior"] = measured.to_dict()

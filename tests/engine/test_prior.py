@@ -138,6 +138,11 @@ def test_prior_choice_and_errors(tmp_path):
     assert resolve_prior(model, "auto", frozen) == "uniform"
     with pytest.raises(ValueError, match="inpainting starts uniform"):
         resolve_prior(model, "spectral", frozen)
+    model3d = tiny_model(channels=1, ndim=3)
+    model3d.meta["prior"] = flat(10.0).to_dict()  # measured on 2D images: not used for 3D
+    assert resolve_prior(model3d) == "uniform"
+    with pytest.raises(ValueError, match="3D spectra"):
+        resolve_prior(model3d, "spectral")
     model.save(tmp_path / "m")
     loaded = DSDModel.load(tmp_path / "m")
     assert loaded.spectral_prior == model.spectral_prior
