@@ -14,7 +14,7 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
-from microgen.engine.polish import check_sweeps
+from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler, resolve_prior
 
@@ -73,12 +73,17 @@ def _device(device) -> torch.device:
     return device
 
 
-def sampling_defaults(model: DSDModel, sharpness: float | None = None, polish: int | None = None) -> tuple:
+def sampling_defaults(
+    model: DSDModel, sharpness: float | None = None, polish: int | None = None, *, calibrated: bool = True
+) -> tuple:
     """``(sharpness, polish)`` checked, each ``None`` replaced by the model's calibrated value
-    (``meta["sampling"]``, written by ``microgen export``), else 1 (rates as trained) and
-    :data:`~microgen.engine.polish.SWEEPS`."""
-    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
-    return sharpness, check_sweeps(model.polish_sweeps if polish is None else polish)
+    (``meta["sampling"]``, written by ``microgen export``), else (or with ``calibrated=False``) 1
+    (rates as trained) and :data:`~microgen.engine.polish.SWEEPS`."""
+    if sharpness is None:
+        sharpness = model.sharpness if calibrated else 1.0
+    if polish is None:
+        polish = model.polish_sweeps if calibrated else SWEEPS
+    return check_sharpness(sharpness), check_sweeps(polish)
 
 
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count
+from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
 from microgen.domains import get_kind
-from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 
 
 @dataclass
@@ -72,10 +71,7 @@ def inpaint(
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
     model = _model_on(model, device)
-    sharpness, polish = (
-        check_sharpness(1.0 if sharpness is None else sharpness),
-        check_sweeps(SWEEPS if polish is None else polish),
-    )
+    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=False)
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2

@@ -107,16 +107,17 @@ class SpectralPrior:
         if np.any(var <= 0):
             raise ValueError("every phase must occur in the crops")
         total /= np.sqrt(np.outer(var, var))[(...,) + (None,) * ndim]
-        radius = _radius(shape)
+        radius = _radius(shape).ravel()
+        total = total.reshape(channels, channels, -1)
         edges = np.arange(0.0, 0.5 + 1e-12, 1.0 / n)
-        index = np.where(radius.ravel() > 0, np.digitize(radius.ravel(), edges) - 1, -1)
+        index = np.where(radius > 0, np.digitize(radius, edges) - 1, -1)
         freqs, spectra = [], []
         for i in range(len(edges) - 1):
             inside = index == i
             if not inside.any() or (r is not None and axis_filter(edges[i], r) < NEGLIGIBLE):
                 continue
-            freqs.append(float(radius.ravel()[inside].mean()))
-            spectra.append(total.reshape(channels, channels, -1)[:, :, inside].mean(axis=2))
+            freqs.append(float(radius[inside].mean()))
+            spectra.append(total[:, :, inside].mean(axis=2))
         return cls(freqs, np.stack(spectra), ndim=ndim, crop=n)
 
     def field(
@@ -188,10 +189,10 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, table: torch.Tensor) -> torch.Ten
     """Piecewise-linear ``table`` (bins, C, C) at ``x`` (any shape), flat beyond the ends:
     returns (C, C, *x.shape)."""
     flat = x.reshape(-1).clamp(xp[0], xp[-1])
-    hi = torch.searchsorted(xp, flat).clamp(1, len(xp) - 1) if len(xp) > 1 else torch.zeros_like(flat, dtype=torch.long)
     if len(xp) == 1:
         vals = table[0].unsqueeze(0).expand(flat.numel(), -1, -1)
     else:
+        hi = torch.searchsorted(xp, flat).clamp(1, len(xp) - 1)
         lo = hi - 1
         w = ((flat - xp[lo]) / (xp[hi] - xp[lo])).clamp(0, 1)[:, None, None]
         vals = table[lo] * (1 - w) + table[hi] * w
