@@ -37,7 +37,8 @@ class Generation:
 
 
 def list_models() -> list[dict]:
-    """Pretrained models: name, kind, phases and the phase-fraction range seen in training."""
+    """Pretrained models: name, kind, task (generation or inpainting), phases and the
+    phase-fraction range seen in training."""
     out = []
     for name in registry.available():
         card = registry.card(name)
@@ -46,6 +47,7 @@ def list_models() -> list[dict]:
             {
                 "name": name,
                 "kind": meta.get("kind"),
+                "task": "inpainting" if meta.get("inpainting") else "generation",
                 "phases": meta.get("phases"),
                 "training_range": card.get("fractions_range", {}),
                 "status": card.get("status", ""),
@@ -152,7 +154,7 @@ def generate(
         density fluctuations stored with the model; what images larger than the training crops
         need), ``"uniform"``, or ``"auto"`` (spectral where the model stores it)
     """
-    model = _model_on(model, device)
+    model = _generation_model(model, device)
     sharpness, polish = sampling_defaults(model, sharpness, polish)
     prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
@@ -226,7 +228,7 @@ def generate_counts(
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    model = _model_on(model, device)
+    model = _generation_model(model, device)
     arr = np.asarray(totals)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -244,6 +246,18 @@ def _model_on(model, device) -> DSDModel:
     if not isinstance(model, DSDModel):
         return load_model(model, device)
     return model.to(_device(device))
+
+
+def _generation_model(model, device) -> DSDModel:
+    """:func:`_model_on`, refusing dedicated inpainting models (trained on holes in a clean
+    context, they never learnt to build a whole image)."""
+    model = _model_on(model, device)
+    if model.meta.get("inpainting"):
+        raise ValueError(
+            f"model {model.meta.get('name', '')!r} is a dedicated inpainting model: use microgen.inpaint "
+            "(or `microgen inpaint`) with it, and a generation model (e.g. berea, ketton, nmc) here"
+        )
+    return model
 
 
 def class_labels(model: DSDModel, label, n: int) -> torch.Tensor | None:

@@ -128,6 +128,14 @@ def _denoise_option(help_text: str):
     default=None,
     help="One class name per --data, comma-separated (e.g. berea,ketton): one class-conditioned model.",
 )
+@click.option(
+    "--holes",
+    type=int,
+    nargs=2,
+    default=None,
+    help="Train a dedicated inpainting model: one hole per crop with sides from MIN to MAX voxels "
+    "(only the hole is corrupted, no-flux at its edge; the rest is clean context).",
+)
 @click.option("--segment", "segment_first", is_flag=True, help="--data are grey-level scans: segment them first.")
 @_denoise_option("With --segment: denoising.")
 @click.option("--min-size", default=0, show_default=True, help="With --segment: smallest island/hole kept.")
@@ -156,6 +164,7 @@ def train(
     resume,
     init_from,
     classes,
+    holes,
     segment_first,
     denoise_method,
     min_size,
@@ -193,6 +202,7 @@ def train(
         validate_every=validate_every,
         val_samples=val_samples,
         precision=precision,
+        holes=list(holes or []),
     )
     seg = {"denoise_method": denoise_method, "min_size": min_size} if segment_first else None
     out_path = train_from_files(
@@ -453,7 +463,8 @@ def cathode(
     "--model",
     "model_name",
     default=None,
-    help="Pretrained model or model dir (default: berea for 2 phases, nmc for 3).",
+    help="Pretrained model or model dir (default: berea for 2 phases, nmc for 3); a shipped companion "
+    "<model>-inpaint fills instead unless --generic.",
 )
 @click.option("--porosity", type=float, default=None, help="Rock: pore fraction inside the mask.")
 @click.option(
@@ -461,11 +472,16 @@ def cathode(
 )
 @click.option("--seed", type=int, default=None, help="Random seed.")
 @click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--generic",
+    is_flag=True,
+    help="Fill with the generation model itself, not its dedicated inpainting companion <model>-inpaint.",
+)
 @_sampling
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also write a PNG preview.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def inpaint(
-    scan, mask_path, output, model_name, porosity, fraction, seed, device, preview, overwrite, **sampling
+    scan, mask_path, output, model_name, porosity, fraction, seed, device, generic, preview, overwrite, **sampling
 ) -> None:
     """Fill the masked region of a label image (or each slice of a stack) with exact counts.
 
@@ -500,13 +516,14 @@ def inpaint(
         fractions=fractions,
         seed=seed,
         device=device,
+        dedicated=not generic,
         **sampling,
     )
     write_volume(
         output,
         res.images,
         metadata={
-            "model": str(model_name),
+            "model": res.model or str(model_name),
             "mask": Path(mask_path).name,
             "region_counts": res.counts,
             "seed": seed,
@@ -530,12 +547,12 @@ def models() -> None:
     import microgen
 
     table = Table(title="microgen pretrained models")
-    for col in ("name", "kind", "phases", "training range", "status"):
+    for col in ("name", "kind", "task", "phases", "training range", "status"):
         table.add_column(col)
     rows = microgen.list_models()
     for m in rows:
         rng = ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in m["training_range"].items())
-        table.add_row(m["name"], str(m["kind"]), str(m["phases"]), rng, m["status"])
+        table.add_row(m["name"], str(m["kind"]), m["task"], str(m["phases"]), rng, m["status"])
     Console().print(table)
     if not rows:
         click.echo("no pretrained model installed; train one with `microgen train`")
@@ -655,13 +672,25 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
 @click.option(
     "--calibration-grid",
     default=None,
-    help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}].",
+    help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
+    "inpainting runs: 1,1.05,1.1,1.15].",
 )
 @click.option(
     "--prior/--no-prior",
     default=True,
     show_default=True,
     help="Measure the data's large-scale spectra and sample from the spectral prior (--no-prior: uniform start).",
+)
+@click.option(
+    "--hole",
+    type=int,
+    default=None,
+    help="Inpainting runs (--holes): side of the square hole refilled in each --size crop [default: --size / 2].",
+)
+@click.option(
+    "--compare",
+    default=None,
+    help="Inpainting runs: also fill the same holes with this generation model (e.g. berea) for the card.",
 )
 def export_cmd(
     run,
@@ -679,11 +708,18 @@ def export_cmd(
     calibration_n,
     calibration_grid,
     prior,
+    hole,
+    compare,
 ) -> None:
-    """Package a training run as a model directory with reference statistics and a card."""
-    from microgen.training.export import export_model
+    """Package a training run as a model directory with reference statistics and a card.
 
-    grid = SHARPNESS_GRID
+    A dedicated inpainting run (trained with --holes) gets a card with inpainting fidelity
+    instead: holes in held-out crops, refilled with their real counts."""
+    from microgen.engine import DSDModel
+    from microgen.training.export import export_model
+    from microgen.training.inpainting import INPAINT_SHARPNESS_GRID
+
+    grid = None
     if calibration_grid is not None:
         try:
             grid = tuple(float(v) for v in calibration_grid.split(","))
@@ -693,6 +729,35 @@ def export_cmd(
             raise click.BadParameter(
                 f"must be comma-separated numbers > 0, got {calibration_grid!r}", param_hint="--calibration-grid"
             )
+    inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
+    grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
+    if inpainting:
+        from microgen.training.inpainting import export_inpainting_model
+
+        card = export_inpainting_model(
+            Path(run),
+            [Path(d) for d in data],
+            kind,
+            Path(out),
+            name=name,
+            size=size,
+            hole=hole or size // 2,
+            n=n_gen,
+            steps=steps,
+            source=source,
+            notes=notes,
+            compare=compare,
+            calibrate=calibrate,
+            calibration_grid=grid,
+        )
+        f = card["fidelity"]
+        click.echo(
+            f"wrote {out} (inpainting model): {card['weights_mb']} MB, worst inpainting fidelity ratio "
+            f"{max(r['ratio'] for r in f['rows']):.2f}, {f['seconds_per_image']:.2f} s per {size}² crop"
+        )
+        return
+    if hole is not None or compare is not None:
+        raise click.BadParameter("--hole and --compare apply to inpainting runs (trained with --holes)")
 
     card = export_model(
         Path(run),

@@ -5,6 +5,11 @@ Appendix D).
 Voxels outside the mask are frozen: they keep their labels bit for bit, no particle enters them
 (no-flux at the mask edge), and the network sees them as context at every step. The particles of
 the masked region start from the uniform prior over the region and diffuse back.
+
+A model trained for generation only ever saw images corrupted everywhere, never a clean context
+around a noisy region; a pretrained name that ships a dedicated companion ``<name>-inpaint``
+(trained with ``microgen train --holes``, as in the paper) is replaced by it (``dedicated=False``
+keeps the generation model).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
-from microgen.domains import get_kind
+from microgen.domains import get_kind, registry
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
 
@@ -31,6 +36,7 @@ class Inpainting:
     swapped: list = field(default_factory=list)
     polish: int = 0
     sharpness: float = 1.0
+    model: str = ""  # name of the model that filled the regions
 
 
 def inpaint(
@@ -50,6 +56,7 @@ def inpaint(
     label=None,
     sharpness: float | None = None,
     prior: str = "auto",
+    dedicated: bool = True,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -61,17 +68,25 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate`, except
-        that ``None`` means sharpness 1 (the rates as trained) and ``SWEEPS`` polish sweeps, not
-        the model's calibrated values: those are chosen for unconstrained generation from the
-        spectral prior, and on Berea holes they filled worse (``docs/capabilities.md``). Polish
-        swaps voxels inside the mask only, so the region counts stay exact.
+    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate`; ``None``
+        means the calibrated values of a dedicated inpainting model (chosen on holes), but for a
+        generation model sharpness 1 (the rates as trained) and ``SWEEPS`` polish sweeps, not its
+        calibrated values: those are chosen for unconstrained generation from the spectral prior,
+        and on Berea holes they filled worse (``docs/capabilities.md``). Polish swaps voxels
+        inside the mask only, so the region counts stay exact.
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
+    dedicated : use the dedicated inpainting model ``<model>-inpaint`` where ``model`` is a
+        pretrained name that ships one (``Inpainting.model`` says which model filled the region)
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
+    if dedicated and registry.inpainting_companion(model):
+        model = registry.inpainting_companion(model)
     model = _model_on(model, device)
-    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=False)
+    # a generation model's calibrated values are for unconstrained generation; a dedicated
+    # inpainting model's were chosen on holes (microgen export)
+    dedicated_model = bool(model.meta.get("inpainting"))
+    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=dedicated_model)
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2
@@ -117,7 +132,17 @@ def inpaint(
         evaluations += res.evaluations
         seconds += took
     images = np.stack(out)
-    return Inpainting(images[0] if single else images, counts, seconds, evaluations, moved, swapped, polish, sharpness)
+    return Inpainting(
+        images[0] if single else images,
+        counts,
+        seconds,
+        evaluations,
+        moved,
+        swapped,
+        polish,
+        sharpness,
+        str(model.meta.get("name", "")),
+    )
 
 
 def _check_inputs(image, mask, kind) -> tuple[np.ndarray, np.ndarray]:

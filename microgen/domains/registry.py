@@ -44,6 +44,19 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     )
 
 
+#: suffix of a pretrained model's dedicated inpainting companion (trained with ``--holes``)
+INPAINT_SUFFIX = "-inpaint"
+
+
+def inpainting_companion(name_or_path) -> str | None:
+    """``"<name>-inpaint"`` where ``name_or_path`` is a pretrained name that ships one, else None."""
+    name = str(name_or_path)
+    models = available()
+    if name in models and not name.endswith(INPAINT_SUFFIX) and name + INPAINT_SUFFIX in models:
+        return name + INPAINT_SUFFIX
+    return None
+
+
 def load(name_or_path, device="cpu") -> DSDModel:
     model = DSDModel.load(resolve(name_or_path), device=device)
     model.meta.setdefault("name", Path(resolve(name_or_path)).name)

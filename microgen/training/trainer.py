@@ -30,6 +30,7 @@ from microgen.engine import (
 )
 
 from .data import CropSampler, fraction_summary
+from .holes import check_holes, corrupt_holes
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class TrainConfig:
     val_samples: int = 4
     log_every: int = 25
     precision: str = "auto"
+    #: ``[smallest, largest]`` hole side: train a dedicated inpainting model (``holes.py``); [] = off
+    holes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("crop", "batch", "steps", "width", "blocks", "schedule_steps", "checkpoint_every", "log_every"):
@@ -90,6 +93,7 @@ class TrainConfig:
             raise ValueError(f"training precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
         if self.crop % (2 ** (len(self.mults) - 1)):
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
+        self.holes = check_holes(self.holes, self.crop)
 
     def resolved_r(self) -> float:
         """The hop rate: given, or the one that mixes a crop at t = 1 (5 % residual)."""
@@ -167,6 +171,8 @@ class Trainer:
         channels = train_volumes[0].shape[0]
         self.meta = dict(meta or {})
         self.meta.setdefault("training", {})
+        if config.holes:  # a dedicated inpainting model (microgen.inpaint prefers it)
+            self.meta["inpainting"] = {"holes": list(config.holes)}
         if config.num_classes:
             self.meta.setdefault("classes", [str(c) for c in range(config.num_classes)])
             if len(self.meta["classes"]) != config.num_classes:
@@ -293,7 +299,13 @@ class Trainer:
         k = k.cpu()
         t = self.times[k]
         dt = self.times[k] - self.times[k - 1]
-        noisy, rates = self.model.process.corrupt(crops, t, self.generator)
+        moves = None
+        particles = crops.flatten(1).sum(1).float()
+        if cfg.holes:  # a dedicated inpainting model: only a hole in each crop is corrupted
+            holes = corrupt_holes(crops, t, self.model.r, cfg.holes, self.generator)
+            noisy, rates, moves, particles = holes.noisy, holes.rates, holes.open_moves, holes.particles.float()
+        else:
+            noisy, rates = self.model.process.corrupt(crops, t, self.generator)
         scale = self.model.time_scale(t).to(self.device)
         target = rates / scale.view(-1, 1, 1, 1, 1).to(rates.dtype)
         for group in self.optimizer.param_groups:
@@ -304,11 +316,13 @@ class Trainer:
         pred = out.float().unflatten(1, (self.model.channels, 4))
         if cfg.boundary == "noflux":
             pred = pred * self.model.open_moves(noisy.shape[2:], self.device)
+        if moves is not None:
+            pred = pred * moves
         pred = pred * noisy.unsqueeze(2).float()
         per_image = rate_loss(
             pred,
             target,
-            particles=crops.flatten(1).sum(1).float(),
+            particles=particles,
             kind=cfg.loss,
             weighting=cfg.weighting,
             dt_scale=(dt * scale.cpu()).to(self.device),
