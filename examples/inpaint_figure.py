@@ -49,10 +49,12 @@ def main() -> None:
     holed = colourise(scan)
     holed[mask] = (255, 60, 60)
     panels = [("scan with a hole (red)", holed)]
+    used = args.model
     for porosity in (None, 0.1, 0.35):
         res = microgen.inpaint(scan, mask, model=args.model, porosity=porosity, seed=args.seed, steps=args.steps)
         pore = int((res.images[mask] == 1).sum())
         assert np.array_equal(res.images[~mask], scan[~mask])
+        used = res.model or used
         what = "surrounding porosity" if porosity is None else f"porosity {porosity}"
         panels.append((f"filled, {what}:\n{pore} of {int(mask.sum())} pore voxels (exact)", colourise(res.images)))
     fig, ax = plt.subplots(1, 4, figsize=(13, 3.8), constrained_layout=True)
@@ -66,7 +68,7 @@ def main() -> None:
         )
         a.set_title(title, fontsize=9)
         a.axis("off")
-    fig.suptitle(f"microgen.inpaint, model {args.model}, {args.steps} steps; context: {source}", fontsize=9)
+    fig.suptitle(f"microgen.inpaint, filled by {used}, {args.steps} steps; context: {source}", fontsize=9)
     fig.savefig(args.out, dpi=70)
     print(f"wrote {args.out}")
 
