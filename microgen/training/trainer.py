@@ -94,6 +94,11 @@ class TrainConfig:
         if self.crop % (2 ** (len(self.mults) - 1)):
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
         self.holes = check_holes(self.holes, self.crop)
+        if self.holes and self.validate_every:
+            raise ValueError(
+                "validation during training scores unconstrained samples; an inpainting run (holes) "
+                "is scored on holes by microgen export: leave validate_every at 0"
+            )
 
     def resolved_r(self) -> float:
         """The hop rate: given, or the one that mixes a crop at t = 1 (5 % residual)."""

@@ -70,6 +70,8 @@ def test_check_holes_names_the_allowed_range():
             check_holes(bad, 32)
     with pytest.raises(ValueError, match="crop - 2"):
         TrainConfig(crop=16, mults=[1, 2], holes=[4, 20])
+    with pytest.raises(ValueError, match="leave validate_every at 0"):
+        TrainConfig(crop=16, mults=[1, 2], holes=[4, 8], validate_every=10)
 
 
 def test_inpainting_training_lowers_the_loss_and_marks_the_model(tmp_path):
