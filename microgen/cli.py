@@ -673,7 +673,7 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     "--calibration-grid",
     default=None,
     help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
-    "inpainting runs: 1,1.05,1.1,1.15].",
+    "inpainting runs: 1,1.04,1.08,1.12].",
 )
 @click.option(
     "--prior/--no-prior",

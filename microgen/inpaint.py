@@ -21,7 +21,7 @@ import numpy as np
 from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
 from microgen.domains import get_kind, registry
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, INPAINT_GRID_POWER, make_sampler
 
 
 @dataclass
@@ -73,7 +73,8 @@ def inpaint(
         generation model sharpness 1 (the rates as trained) and ``SWEEPS`` polish sweeps, not its
         calibrated values: those are chosen for unconstrained generation from the spectral prior,
         and on Berea holes they filled worse (``docs/capabilities.md``). Polish swaps voxels
-        inside the mask only, so the region counts stay exact.
+        inside the mask only, so the region counts stay exact. The time grid takes finer steps
+        at large ``t`` than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
     dedicated : use the dedicated inpainting model ``<model>-inpaint`` where ``model`` is a
         pretrained name that ships one (``Inpainting.model`` says which model filled the region)
@@ -95,7 +96,7 @@ def inpaint(
     names = kind.channel_names
     stride = model.network_config.stride
     pad = [(0, 0)] + [(0, (-s) % stride) for s in img.shape[1:]]
-    step_rule = make_sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, steps, eps, power=INPAINT_GRID_POWER)
     precision = resolve_precision(precision, model.device)
     gen, _ = _generator(model, seed)
     out, counts, moved, swapped, evaluations, seconds = [], [], [], [], 0, 0.0

@@ -28,7 +28,7 @@ from .data import split_holdout
 from .export import fraction_stats
 
 #: candidate sharpness values for a dedicated inpainting model
-INPAINT_SHARPNESS_GRID = (1.0, 1.05, 1.1, 1.15)
+INPAINT_SHARPNESS_GRID = (1.0, 1.04, 1.08, 1.12)
 
 
 def inpainting_fidelity(
