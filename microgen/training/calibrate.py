@@ -80,10 +80,10 @@ def calibrate_sampling(
                 polish_labels(im, sweeps=sweeps, boundary=model.process.boundary, seed=seed + i)[0]
                 for i, im in enumerate(raw)
             ]
-            rows = fidelity_table(describe(images, phases), want, other, phases)
-            ratios = [r["ratio"] for r in rows if not r["metric"].startswith("fraction") and np.isfinite(r["ratio"])]
-            scores[f"{value:g}"][str(sweeps)] = float(np.mean(ratios)) if ratios else float("inf")
-    best_s, best_p = min(((s, p) for s in scores for p in scores[s]), key=lambda sp: scores[sp[0]][sp[1]])
+            scores[f"{value:g}"][str(sweeps)] = mean_ratio(
+                fidelity_table(describe(images, phases), want, other, phases)
+            )
+    best_s, best_p = best_pair(scores)
     return {
         "sharpness": float(best_s),
         "polish": int(best_p),
@@ -95,4 +95,16 @@ def calibrate_sampling(
     }
 
 
-__all__ = ["POLISH_GRID", "SHARPNESS_GRID", "calibrate_sampling"]
+def mean_ratio(rows) -> float:
+    """The calibration score of a fidelity table: the mean finite ratio, fractions left out
+    (exact by construction); ``inf`` if none."""
+    ratios = [r["ratio"] for r in rows if not r["metric"].startswith("fraction") and np.isfinite(r["ratio"])]
+    return float(np.mean(ratios)) if ratios else float("inf")
+
+
+def best_pair(scores: dict) -> tuple[str, str]:
+    """The ``(sharpness, polish)`` keys of the lowest score in ``scores[sharpness][polish]``."""
+    return min(((s, p) for s in scores for p in scores[s]), key=lambda sp: scores[sp[0]][sp[1]])
+
+
+__all__ = ["POLISH_GRID", "SHARPNESS_GRID", "best_pair", "calibrate_sampling", "mean_ratio"]

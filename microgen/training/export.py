@@ -180,14 +180,7 @@ def export_model(
         "source": source,
         "data": model.meta.get("data"),
         "notes": notes,
-        "training": {
-            # a run continued from another model (init_from) counts the earlier training too
-            "steps": training.get("total_steps", training.get("steps")),
-            "wall_time_s": training.get("total_wall_time_s", training.get("wall_time_s")),
-            "hardware": training.get("hardware"),
-            "precision": training.get("precision", "float32"),
-            "initialised_from": training.get("initialised_from"),
-        },
+        "training": training_summary(training),
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
@@ -218,6 +211,18 @@ def export_model(
     (out / "card.json").write_text(json.dumps(card, indent=2))
     (out / "card.md").write_text(card_markdown(card))
     return card
+
+
+def training_summary(training: dict) -> dict:
+    """The card's training line from a model's ``meta["training"]``; a run continued from another
+    model (init_from) counts the earlier training too."""
+    return {
+        "steps": training.get("total_steps", training.get("steps")),
+        "wall_time_s": training.get("total_wall_time_s", training.get("wall_time_s")),
+        "hardware": training.get("hardware"),
+        "precision": training.get("precision", "float32"),
+        "initialised_from": training.get("initialised_from"),
+    }
 
 
 def _table(images, ref_a, ref_b, phases, transport_phase) -> list[dict]:

@@ -23,9 +23,9 @@ from microgen.engine.sampler import DEFAULT_EVALUATIONS
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 
-from .calibrate import POLISH_GRID
+from .calibrate import POLISH_GRID, best_pair, mean_ratio
 from .data import split_holdout
-from .export import fraction_stats
+from .export import fraction_stats, training_summary
 
 #: candidate sharpness values for a dedicated inpainting model
 INPAINT_SHARPNESS_GRID = (1.0, 1.04, 1.08, 1.12)
@@ -76,33 +76,35 @@ def calibrate_inpainting(
     polish_grid=POLISH_GRID,
 ) -> dict:
     """Choose the sharpness and polish sweeps of a dedicated inpainting model on the training
-    block: holes in crops of one half, the other half as the natural spread (the held-out block
-    plays no part). Each sharpness fills the same holes once; every polish count is applied to
-    those fills (inside the hole only). Score: the mean fidelity ratio, fractions excluded.
+    block, both ways: holes in crops of one half scored against the other half as the natural
+    spread, and the reverse; the held-out block plays no part. (Both ways, because a scan need
+    not be stationary: Berea's two training halves differ by 18 % in the correlation length of
+    64² squares, and one half alone picked too coarse a fill.) Each sharpness fills the same
+    holes once; every polish count is applied to those fills (inside the hole only). Score: the
+    mean fidelity ratio, fractions excluded, averaged over the two directions.
 
     Returns ``{"sharpness", "polish", "scores", "size", "hole", "n", "steps", "data"}``."""
     if not grid or not polish_grid:
         raise ValueError("the sharpness and polish grids must not be empty")
     half = train.shape[0] // 2
-    holes = _Holes(model, train[half:], train[:half], size, hole, n, seed)
+    folds = [
+        _Holes(model, train[half:], train[:half], size, hole, n, seed),
+        _Holes(model, train[:half], train[half:], size, hole, n, seed),
+    ]
     scores: dict[str, dict[str, float]] = {}
     for value in grid:
-        raw, _ = holes.fill(model, steps=steps, polish=0, sharpness=value, whole=True)
+        raws = [fold.fill(model, steps=steps, polish=0, sharpness=value, whole=True)[0] for fold in folds]
         scores[f"{value:g}"] = {}
         for sweeps in polish_grid:
-            filled = [
-                polish_labels(im, sweeps=sweeps, boundary=model.process.boundary, frozen=~holes.mask, seed=seed + i)[0][
-                    holes.square
+            per_fold = []
+            for fold, raw in zip(folds, raws):
+                polished = [
+                    polish_labels(im, sweeps=sweeps, boundary=model.process.boundary, frozen=~fold.mask, seed=seed + i)
+                    for i, im in enumerate(raw)
                 ]
-                for i, im in enumerate(raw)
-            ]
-            ratios = [
-                r["ratio"]
-                for r in holes.score(filled)
-                if not r["metric"].startswith("fraction") and np.isfinite(r["ratio"])
-            ]
-            scores[f"{value:g}"][str(sweeps)] = float(np.mean(ratios)) if ratios else float("inf")
-    best_s, best_p = min(((s, p) for s in scores for p in scores[s]), key=lambda sp: scores[sp[0]][sp[1]])
+                per_fold.append(mean_ratio(fold.score([im[fold.square] for im, _ in polished])))
+            scores[f"{value:g}"][str(sweeps)] = float(np.mean(per_fold))
+    best_s, best_p = best_pair(scores)
     return {
         "sharpness": float(best_s),
         "polish": int(best_p),
@@ -111,7 +113,7 @@ def calibrate_inpainting(
         "hole": hole,
         "n": n,
         "steps": steps,
-        "data": "holes in crops of one half of the training block, scored against the other half",
+        "data": "holes in crops of each half of the training block, scored against the other half (both ways)",
     }
 
 
@@ -223,13 +225,7 @@ def export_inpainting_model(
         "data": model.meta.get("data"),
         "notes": notes,
         "holes": model.meta["inpainting"]["holes"],
-        "training": {
-            "steps": training.get("total_steps", training.get("steps")),
-            "wall_time_s": training.get("total_wall_time_s", training.get("wall_time_s")),
-            "hardware": training.get("hardware"),
-            "precision": training.get("precision", "float32"),
-            "initialised_from": training.get("initialised_from"),
-        },
+        "training": training_summary(training),
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": model.meta["fractions_range"],
