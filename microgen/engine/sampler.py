@@ -565,7 +565,7 @@ DEFAULT_GRID_POWER = 0.5
 #: particle overshoot it: pores clump in the hole (Berea, 64² holes, 100 evaluations: normalised
 #: two-point function +0.17 at lag 16 with power 0.5 and +0.23 with power 1, real -0.00; with
 #: power 0.2 -0.00). Finer steps at large t remove the clumping at the same budget
-#: (docs/capabilities.md).
+#: (docs/method.md, "Inpainting").
 INPAINT_GRID_POWER = 0.2
 
 
