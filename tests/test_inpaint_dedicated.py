@@ -105,3 +105,24 @@ def test_train_and_export_an_inpainting_model(tmp_path):
     generation = ["export", str(tmp_path / "g"), "--data", str(tmp_path / "v.tif"), "--kind", "rock"]
     res = runner.invoke(main, generation + ["--name", "g", "--out", str(tmp_path / "e2"), "--compare", "berea"])
     assert res.exit_code == 2 and "inpainting runs" in res.output and not (tmp_path / "e2").exists()
+
+
+def test_inpaint_samples_on_the_finer_early_grid(rock_dir, monkeypatch):
+    """Inpainting takes INPAINT_GRID_POWER (finer steps at large t), generation the default."""
+    import importlib
+
+    from microgen.engine.sampler import DEFAULT_GRID_POWER, INPAINT_GRID_POWER, make_sampler
+
+    used = []
+
+    def spy(*args, **kw):
+        rule = make_sampler(*args, **kw)
+        used.append(rule.power)
+        return rule
+
+    for module in ("microgen.inpaint", "microgen.api"):  # microgen.inpaint is also the function's name
+        monkeypatch.setattr(importlib.import_module(module), "make_sampler", spy)
+    scan, mask = _hole()
+    microgen.inpaint(scan, mask, model=rock_dir, porosity=0.25, seed=0, steps=4, device="cpu")
+    microgen.generate(rock_dir, {"pore": 0.2}, shape=(16, 16), steps=4, device="cpu")
+    assert used == [INPAINT_GRID_POWER, DEFAULT_GRID_POWER] and INPAINT_GRID_POWER < DEFAULT_GRID_POWER
