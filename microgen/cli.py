@@ -535,7 +535,10 @@ def inpaint(
     )
     if preview:
         write_preview(preview, res.images if res.images.ndim == 3 else res.images[None], overwrite=overwrite)
-    click.echo(f"{output}: masked region counts {res.counts}; {res.seconds:.1f} s, {res.evaluations} evaluations")
+    click.echo(
+        f"{output}: masked region counts {res.counts}; filled by {res.model or model_name}, "
+        f"{res.seconds:.1f} s, {res.evaluations} evaluations"
+    )
 
 
 @main.command()

@@ -65,7 +65,7 @@ def test_inpaint_cli_generic_flag_and_metadata(shelf, tmp_path):
     for extra, used in (([], "rocky-inpaint"), (["--generic"], "rocky")):
         out = tmp_path / f"out{len(extra)}.tif"
         res = CliRunner().invoke(main, base + extra + ["-o", str(out)])
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 0 and f"filled by {used}," in res.output, res.output
         with tifffile.TiffFile(out) as tif:
             assert used in tif.pages[0].description
 
