@@ -14,6 +14,7 @@ keeps the generation model).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,13 +82,11 @@ def inpaint(
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
-    if dedicated and registry.inpainting_companion(model):
-        model = registry.inpainting_companion(model)
-    model = _model_on(model, device)
+    companion = registry.inpainting_companion(model) if dedicated and isinstance(model, (str, os.PathLike)) else None
+    model = _model_on(companion or model, device)
     # a generation model's calibrated values are for unconstrained generation; a dedicated
     # inpainting model's were chosen on holes (microgen export)
-    dedicated_model = bool(model.meta.get("inpainting"))
-    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=dedicated_model)
+    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=bool(model.meta.get("inpainting")))
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2

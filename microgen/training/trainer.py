@@ -304,13 +304,12 @@ class Trainer:
         k = k.cpu()
         t = self.times[k]
         dt = self.times[k] - self.times[k - 1]
-        moves = None
-        particles = crops.flatten(1).sum(1).float()
         if cfg.holes:  # a dedicated inpainting model: only a hole in each crop is corrupted
             holes = corrupt_holes(crops, t, self.model.r, cfg.holes, self.generator)
-            noisy, rates, moves, particles = holes.noisy, holes.rates, holes.open_moves, holes.particles.float()
+            noisy, rates, moves, particles = holes.noisy, holes.rates, holes.open_moves, holes.particles
         else:
             noisy, rates = self.model.process.corrupt(crops, t, self.generator)
+            moves, particles = None, crops.flatten(1).sum(1)
         scale = self.model.time_scale(t).to(self.device)
         target = rates / scale.view(-1, 1, 1, 1, 1).to(rates.dtype)
         for group in self.optimizer.param_groups:
@@ -327,7 +326,7 @@ class Trainer:
         per_image = rate_loss(
             pred,
             target,
-            particles=particles,
+            particles=particles.float(),
             kind=cfg.loss,
             weighting=cfg.weighting,
             dt_scale=(dt * scale.cpu()).to(self.device),
