@@ -14,6 +14,7 @@ import torch
 
 from microgen.domains import get_kind, registry
 from microgen.engine import DSDModel, sample
+from microgen.engine.islands import check_max_size
 from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler, resolve_prior
@@ -34,6 +35,8 @@ class Generation:
     sampler: str = ""
     polish: int = 0
     swapped: list = field(default_factory=list)
+    islands: int = 0
+    dissolved: list = field(default_factory=list)
 
 
 def list_models() -> list[dict]:
@@ -76,16 +79,23 @@ def _device(device) -> torch.device:
 
 
 def sampling_defaults(
-    model: DSDModel, sharpness: float | None = None, polish: int | None = None, *, calibrated: bool = True
+    model: DSDModel,
+    sharpness: float | None = None,
+    polish: int | None = None,
+    islands: int | None = None,
+    *,
+    calibrated: bool = True,
 ) -> tuple:
-    """``(sharpness, polish)`` checked, each ``None`` replaced by the model's calibrated value
-    (``meta["sampling"]``, written by ``microgen export``), else (or with ``calibrated=False``) 1
-    (rates as trained) and :data:`~microgen.engine.polish.SWEEPS`."""
+    """``(sharpness, polish, islands)`` checked, each ``None`` replaced by the model's calibrated
+    value (``meta["sampling"]``, written by ``microgen export``), else (or with
+    ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS` and 0."""
     if sharpness is None:
         sharpness = model.sharpness if calibrated else 1.0
     if polish is None:
         polish = model.polish_sweeps if calibrated else SWEEPS
-    return check_sharpness(sharpness), check_sweeps(polish)
+    if islands is None:
+        islands = model.islands if calibrated else 0
+    return check_sharpness(sharpness), check_sweeps(polish), check_max_size(islands)
 
 
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:
@@ -125,6 +135,7 @@ def generate(
     label=None,
     sharpness: float | None = None,
     prior: str = "auto",
+    islands: int | None = None,
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -153,9 +164,12 @@ def generate(
     prior : law of the particles at the start of sampling: ``"spectral"`` (the data's large-scale
         density fluctuations stored with the model; what images larger than the training crops
         need), ``"uniform"``, or ``"auto"`` (spectral where the model stores it)
+    islands : after the polish, dissolve islands of each particle phase with at most this many
+        voxels, keeping every count (:func:`microgen.engine.islands.dissolve`; 0 = off); ``None``
+        uses the model's calibrated value
     """
     model = _generation_model(model, device)
-    sharpness, polish = sampling_defaults(model, sharpness, polish)
+    sharpness, polish, islands = sampling_defaults(model, sharpness, polish, islands)
     prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
@@ -188,6 +202,7 @@ def generate(
         label=label,
         precision=precision,
         polish=polish,
+        islands=islands,
         sharpness=sharpness,
         prior=prior,
     )
@@ -203,6 +218,8 @@ def generate(
         f"{step_rule!r}, {precision}, sharpness {sharpness:g}, prior {prior}",
         polish,
         res.swapped.tolist(),
+        islands,
+        res.dissolved.tolist(),
     )
 
 

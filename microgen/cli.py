@@ -297,6 +297,8 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         "network_evaluations": res.evaluations,
         "polish_sweeps": res.polish,
         "voxels_swapped_by_polish": res.swapped,
+        "islands_dissolved_up_to": res.islands,
+        "voxels_moved_by_island_dissolution": res.dissolved,
     }
     write_volume(output, images, metadata=meta, overwrite=overwrite)
     if preview:
@@ -341,6 +343,13 @@ SAMPLING = [
         default=None,
         help="Sweeps of count-preserving speckle removal after sampling (0: raw model output) "
         f"[default: the model's calibrated value, else {SWEEPS}; inpaint: {SWEEPS}].",
+    ),
+    click.option(
+        "--islands",
+        type=click.IntRange(min=0),
+        default=None,
+        help="After the polish, dissolve islands of each particle phase of at most this many voxels, "
+        "keeping every count (0: off) [default: the model's calibrated value, else 0].",
     ),
     click.option(
         "--sharpness",
@@ -530,6 +539,8 @@ def inpaint(
             "polish_sweeps": res.polish,
             "sharpness": res.sharpness,
             "voxels_swapped_by_polish": res.swapped,
+            "islands_dissolved_up_to": res.islands,
+            "voxels_moved_by_island_dissolution": res.dissolved,
         },
         overwrite=overwrite,
     )
@@ -671,7 +682,12 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     help="Choose the sampling sharpness and polish on training-block crops first (--no-calibrate keeps the run's).",
 )
 @click.option("--calibration-size", type=int, default=None, help="Image side for calibration [default: --size].")
-@click.option("--calibration-n", default=16, show_default=True, help="Images per calibration candidate.")
+@click.option(
+    "--calibration-n",
+    default=16,
+    show_default=True,
+    help="Images (holes, for inpainting runs) per calibration candidate.",
+)
 @click.option(
     "--calibration-grid",
     default=None,
@@ -752,6 +768,7 @@ def export_cmd(
             compare=compare,
             calibrate=calibrate,
             calibration_grid=grid,
+            calibration_n=calibration_n,
         )
         f = card["fidelity"]
         click.echo(

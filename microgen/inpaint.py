@@ -38,6 +38,8 @@ class Inpainting:
     polish: int = 0
     sharpness: float = 1.0
     model: str = ""  # name of the model that filled the regions
+    islands: int = 0
+    dissolved: list = field(default_factory=list)
 
 
 def inpaint(
@@ -58,6 +60,7 @@ def inpaint(
     sharpness: float | None = None,
     prior: str = "auto",
     dedicated: bool = True,
+    islands: int | None = None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -69,13 +72,14 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness : as for :func:`microgen.generate`; ``None``
-        means the calibrated values of a dedicated inpainting model (chosen on holes), but for a
-        generation model sharpness 1 (the rates as trained) and ``SWEEPS`` polish sweeps, not its
-        calibrated values: those are chosen for unconstrained generation from the spectral prior,
-        and on Berea holes they filled worse (``docs/capabilities.md``). Polish swaps voxels
-        inside the mask only, so the region counts stay exact. The time grid takes finer steps
-        at large ``t`` than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
+    sampler, steps, eps, precision, polish, sharpness, islands : as for :func:`microgen.generate`;
+        ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
+        for a generation model sharpness 1 (the rates as trained), ``SWEEPS`` polish sweeps and no
+        island dissolution, not its calibrated values: those are chosen for unconstrained
+        generation from the spectral prior, and on Berea holes they filled worse
+        (``docs/capabilities.md``). Polish and island dissolution change voxels inside the mask
+        only, so the region counts stay exact. The time grid takes finer steps at large ``t``
+        than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
     dedicated : use the dedicated inpainting model ``<model>-inpaint`` where ``model`` is a
         pretrained name that ships one (``Inpainting.model`` says which model filled the region)
@@ -86,7 +90,9 @@ def inpaint(
     model = _model_on(companion or model, device)
     # a generation model's calibrated values are for unconstrained generation; a dedicated
     # inpainting model's were chosen on holes (microgen export)
-    sharpness, polish = sampling_defaults(model, sharpness, polish, calibrated=bool(model.meta.get("inpainting")))
+    sharpness, polish, islands = sampling_defaults(
+        model, sharpness, polish, islands, calibrated=bool(model.meta.get("inpainting"))
+    )
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
     single = img.ndim == 2
@@ -98,7 +104,7 @@ def inpaint(
     step_rule = make_sampler(sampler, steps, eps, power=INPAINT_GRID_POWER)
     precision = resolve_precision(precision, model.device)
     gen, _ = _generator(model, seed)
-    out, counts, moved, swapped, evaluations, seconds = [], [], [], [], 0, 0.0
+    out, counts, moved, swapped, dissolved, evaluations, seconds = [], [], [], [], [], 0, 0.0
     for b in range(len(img)):
         region = int(msk[b].sum())
         frac = requested or {n: float(np.mean(img[b][~msk[b]] == c)) for n, c in zip(names, kind.particle_labels)}
@@ -119,6 +125,7 @@ def inpaint(
             fixed=fixed,
             precision=precision,
             polish=polish,
+            islands=islands,
             sharpness=sharpness,
             prior=prior,
         )
@@ -129,6 +136,7 @@ def inpaint(
         counts.append(want)
         moved.append(int(res.moved[0]))
         swapped.append(int(res.swapped[0]))
+        dissolved.append(int(res.dissolved[0]))
         evaluations += res.evaluations
         seconds += took
     images = np.stack(out)
@@ -142,6 +150,8 @@ def inpaint(
         polish,
         sharpness,
         str(model.meta.get("name", "")),
+        islands,
+        dissolved,
     )
 
 

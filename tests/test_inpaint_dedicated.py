@@ -87,20 +87,25 @@ def test_train_and_export_an_inpainting_model(tmp_path):
     assert bad.exit_code == 2 and "smallest" in bad.output and not (tmp_path / "x").exists()
     export = ["export", str(tmp_path / "h"), "--data", str(tmp_path / "v.tif"), "--kind", "rock", "--name", "v-inp"]
     export += ["--out", str(tmp_path / "e"), "--size", "16", "--n-gen", "2", "--steps", "4"]
-    export += ["--calibration-grid", "1,1.2", "--compare", str(tmp_path / "g")]
+    export += ["--calibration-grid", "1,1.2", "--calibration-n", "2", "--compare", str(tmp_path / "g")]
     res = runner.invoke(main, export)
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "e" / "card.json").read_text())
     assert card["task"] == "inpainting" and card["holes"] == [4, 8]
     assert {r["metric"] for r in card["fidelity"]["rows"]} >= {"fraction[1]", "two_point[1]", "euler_density[1]"}
     assert card["fidelity"]["hole"] == 8 and card["baseline"]["model"] == str(tmp_path / "g")
-    assert set(card["sampling"]["calibration"]["scores"]) == {"1", "1.2"}
+    assert set(card["sampling"]["calibration"]["scores"]) == {"1", "1.2"} and card["sampling"]["calibration"]["n"] == 2
     md = (tmp_path / "e" / "card.md").read_text()
-    assert "dedicated inpainting model" in md and "| sharpness | polish 0 | polish 1 | polish 2 |" in md
+    assert "dedicated inpainting model" in md
+    assert "| sharpness | polish 0 sweeps | polish 0 sweeps, islands <= 4 dissolved |" in md
+    assert set(card["sampling"]["calibration"]["scores"]["1"]) == {
+        f"{p}{k}" for p in "012" for k in ("", "+i4", "+i8", "+i16")
+    }
     # the exported model fills with its calibrated values
     scan, mask = _hole()
     res = microgen.inpaint(scan, mask, model=tmp_path / "e", porosity=0.3, seed=0, steps=4, device="cpu")
     assert res.sharpness == card["sampling"]["sharpness"] and res.polish == card["sampling"]["polish"]
+    assert res.islands == card["sampling"]["islands"]
     # --compare is for inpainting runs only
     generation = ["export", str(tmp_path / "g"), "--data", str(tmp_path / "v.tif"), "--kind", "rock"]
     res = runner.invoke(main, generation + ["--name", "g", "--out", str(tmp_path / "e2"), "--compare", "berea"])

@@ -90,6 +90,11 @@ class DSDModel(nn.Module):
         return int(self.meta.get("sampling", {}).get("polish", SWEEPS))
 
     @property
+    def islands(self) -> int:
+        """Calibrated island size to dissolve (``meta["sampling"]["islands"]``, set by export; 0 if none)."""
+        return int(self.meta.get("sampling", {}).get("islands", 0))
+
+    @property
     def spectral_prior(self) -> SpectralPrior | None:
         """The data's large-scale spectra (``meta["prior"]``, set by export), if stored."""
         data = self.meta.get("prior")

@@ -3,8 +3,9 @@
 The pipeline :func:`sample` is short on purpose: start from the stationary law with the requested
 particle totals, repeatedly let a step rule ask the model for rates and move particles, then turn
 counts into a label image (:func:`resolve_collisions`) and, if asked, swap one-voxel speckle away
-(:func:`~microgen.engine.polish.polish`). Every move relocates a particle and every swap exchanges
-two voxels, so the totals per image and channel are exact at every step.
+(:func:`~microgen.engine.polish.polish`) and dissolve tiny islands
+(:func:`~microgen.engine.islands.dissolve`). Every move relocates a particle and every swap
+exchanges two voxels, so the totals per image and channel are exact at every step.
 
 Step rules: :class:`BinomialTauLeaping` (the paper's Algorithm 2, about ``4 r / eps`` network
 evaluations), :class:`PoissonLeaping` (first order on a fixed time grid, many hops per particle per
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .islands import check_max_size, dissolve
 from .polish import check_sweeps
 from .polish import polish as polish_labels
 from .precision import autocast, resolve_precision
@@ -50,6 +52,8 @@ class SampleResult:
         Particles relocated per image by collision resolution (0 when not exclusive).
     swapped : int array ``(B,)``
         Voxel pairs swapped per image by :func:`~microgen.engine.polish.polish` (0 without it).
+    dissolved : int array ``(B,)``
+        Voxels moved per image by :func:`~microgen.engine.islands.dissolve` (0 without it).
     """
 
     labels: np.ndarray | None
@@ -58,6 +62,7 @@ class SampleResult:
     steps: int
     moved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     swapped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dissolved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class BinomialTauLeaping:
@@ -408,6 +413,7 @@ def sample(
     t_end: float | None = None,
     precision: str = "float32",
     polish: int = 0,
+    islands: int = 0,
     sharpness: float | None = None,
     prior: str = "auto",
     max_evaluations: int = 1_000_000,
@@ -440,6 +446,9 @@ def sample(
     polish : int
         Sweeps of :func:`~microgen.engine.polish.polish` over each label image after collision
         resolution (count-preserving swaps that remove one-voxel speckle; 0 = off).
+    islands : int
+        After the polish, dissolve the islands of every particle channel with at most this many
+        voxels (:func:`~microgen.engine.islands.dissolve`; count-preserving; 0 = off).
     sharpness : float, optional
         Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained); default the
         model's calibrated value (:attr:`DSDModel.sharpness`).
@@ -455,6 +464,7 @@ def sample(
     device = model.device
     precision = resolve_precision(precision, device)
     polish = check_sweeps(polish)  # before sampling, not after it
+    islands = check_max_size(islands)
     sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
@@ -517,11 +527,17 @@ def sample(
     seed = _derive_seed(generator)
     labels, moved = resolve_collisions(counts_np, frozen=frozen_np, seed=seed)
     swapped = np.zeros(batch, dtype=np.int64)
-    for b in range(batch if polish else 0):
-        labels[b], swapped[b] = polish_labels(
-            labels[b], sweeps=polish, boundary=model.process.boundary, frozen=frozen_np, seed=seed + b
-        )
-    return SampleResult(labels, counts_np, evaluations, steps, moved, swapped)
+    dissolved = np.zeros(batch, dtype=np.int64)
+    boundary = model.process.boundary
+    for b in range(batch):
+        if polish:
+            labels[b], swapped[b] = polish_labels(
+                labels[b], sweeps=polish, boundary=boundary, frozen=frozen_np, seed=seed + b
+            )
+        for c in range(1, model.channels + 1) if islands else ():
+            labels[b], n = dissolve(labels[b], c, islands, boundary=boundary, frozen=frozen_np)
+            dissolved[b] += n
+    return SampleResult(labels, counts_np, evaluations, steps, moved, swapped, dissolved)
 
 
 def resolve_prior(model, prior: str = "auto", frozen=None) -> str:

@@ -3,12 +3,13 @@
 A model that is not fully trained predicts reverse rates that are too even: hops towards where
 material should gather are not likely enough, and the generated structure comes out finer than
 the real one (smaller pores, more interface). :func:`microgen.engine.sharpen` raises the
-per-particle rates to a power, and :func:`microgen.engine.polish.polish` removes one-voxel
-speckle; the two interact (a sharper sampler leaves less speckle, and polishing a clean image
-coarsens it), so this module picks them together. Each sharpness value generates the same images
-(same seed, same counts: the counts of crops from one half of the training block); each number of
-polish sweeps is applied to those images; every pair is scored against the crops, with crops of
-the other half as the natural spread. The score is the mean fidelity ratio over the morphology
+per-particle rates to a power, :func:`microgen.engine.polish.polish` removes one-voxel speckle and
+:func:`microgen.engine.islands.dissolve` removes islands of a few voxels; they interact (a sharper
+sampler leaves less speckle, and polishing a clean image coarsens it), so this module picks them
+together. Each sharpness value generates the same images (same seed, same counts: the counts of
+crops from one half of the training block); each finish (polish sweeps, then islands up to a
+size dissolved) is applied to those images; every combination is scored against the crops, with
+crops of the other half as the natural spread. The score is the mean fidelity ratio over the morphology
 metrics (fractions excluded: they are exact by construction). The held-out block, on which
 model cards report fidelity, plays no part.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from microgen.engine import DSDModel, sample
+from microgen.engine.islands import dissolve
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
@@ -28,6 +30,8 @@ from microgen.metrics import describe, fidelity_table, reference_sets
 SHARPNESS_GRID = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15, 1.2, 1.25)
 #: candidate polish sweeps (0 = the sampler's output)
 POLISH_GRID = (0, 1, 2)
+#: candidate island sizes to dissolve after the polish (0 = none)
+ISLAND_GRID = (0, 4, 8, 16)
 
 
 def calibrate_sampling(
@@ -39,10 +43,12 @@ def calibrate_sampling(
     n: int = 16,
     grid=SHARPNESS_GRID,
     polish_grid=POLISH_GRID,
+    island_grid=ISLAND_GRID,
     steps: int = DEFAULT_EVALUATIONS,
     seed: int = 0,
 ) -> dict:
-    """Score every (sharpness, polish) pair of the grids on ``n`` images of ``size x size``.
+    """Score every (sharpness, polish, islands) combination of the grids on ``n`` images of
+    ``size x size``.
 
     Parameters
     ----------
@@ -50,11 +56,11 @@ def calibrate_sampling(
     train : the training label volume (3D) or image stack; split in two halves along axis 0
     kind : the material kind (``microgen.domains`` ``MaterialKind``) of its labels
 
-    Returns ``{"sharpness", "polish", "scores", "size", "n", "steps", "data"}`` (JSON-ready;
-    ``scores[sharpness][polish]`` is the mean ratio of that pair).
+    Returns ``{"sharpness", "polish", "islands", "scores", "size", "n", "steps", "data"}``
+    (JSON-ready; ``scores[sharpness][finish_key(polish, islands)]`` is the mean ratio).
     """
-    if not grid or not polish_grid:
-        raise ValueError("the sharpness and polish grids must not be empty")
+    if not grid or not polish_grid or not island_grid:
+        raise ValueError("the sharpness, polish and island grids must not be empty")
     rng = np.random.default_rng(seed)
     phases = list(kind.particle_labels)
     half = train.shape[0] // 2
@@ -74,25 +80,54 @@ def calibrate_sampling(
             sharpness=value,
         )
         raw = kind.to_labels(res.labels)
-        scores[f"{value:g}"] = {}
-        for sweeps in polish_grid:
-            images = [
-                polish_labels(im, sweeps=sweeps, boundary=model.process.boundary, seed=seed + i)[0]
-                for i, im in enumerate(raw)
-            ]
-            scores[f"{value:g}"][str(sweeps)] = mean_ratio(
-                fidelity_table(describe(images, phases), want, other, phases)
-            )
-    best_s, best_p = best_pair(scores)
+        scores[f"{value:g}"] = {
+            key: mean_ratio(fidelity_table(describe(images, phases), want, other, phases))
+            for key, images in finishes(raw, phases, polish_grid, island_grid, model.process.boundary, seed)
+        }
+    best_s, best_f = best_pair(scores)
+    sweeps, islands = parse_finish(best_f)
     return {
         "sharpness": float(best_s),
-        "polish": int(best_p),
+        "polish": sweeps,
+        "islands": islands,
         "scores": scores,
         "size": size,
         "n": len(totals),
         "steps": steps,
         "data": "crops of one half of the training block, scored against the other half (not the held-out block)",
     }
+
+
+def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=None):
+    """``(finish_key, finished images)`` for every polish count and island size of the grids:
+    polish sweeps first, then the islands of every phase in ``phases`` dissolved (changing only
+    voxels that are not ``frozen``: one mask, or one per image)."""
+    masks = frozen if isinstance(frozen, list) else [frozen] * len(images)
+    for sweeps in polish_grid:
+        polished = [
+            polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=m, seed=seed + i)[0]
+            for i, (im, m) in enumerate(zip(images, masks))
+        ]
+        for size in island_grid:
+            out = polished
+            if size:
+                out = []
+                for im, m in zip(polished, masks):
+                    for phase in phases:
+                        im = dissolve(im, phase, size, boundary=boundary, frozen=m)[0]
+                    out.append(im)
+            yield finish_key(sweeps, size), out
+
+
+def finish_key(sweeps: int, islands: int) -> str:
+    """Score key of a finish: ``"2"`` (two polish sweeps) or ``"2+i8"`` (then islands <= 8 dissolved)."""
+    return f"{sweeps}" if not islands else f"{sweeps}+i{islands}"
+
+
+def parse_finish(key: str) -> tuple[int, int]:
+    """``(polish sweeps, island size)`` of a :func:`finish_key`."""
+    sweeps, _, islands = key.partition("+i")
+    return int(sweeps), int(islands or 0)
 
 
 def mean_ratio(rows) -> float:
@@ -103,8 +138,18 @@ def mean_ratio(rows) -> float:
 
 
 def best_pair(scores: dict) -> tuple[str, str]:
-    """The ``(sharpness, polish)`` keys of the lowest score in ``scores[sharpness][polish]``."""
+    """The ``(sharpness, finish)`` keys of the lowest score in ``scores[sharpness][finish]``."""
     return min(((s, p) for s in scores for p in scores[s]), key=lambda sp: scores[sp[0]][sp[1]])
 
 
-__all__ = ["POLISH_GRID", "SHARPNESS_GRID", "best_pair", "calibrate_sampling", "mean_ratio"]
+__all__ = [
+    "ISLAND_GRID",
+    "POLISH_GRID",
+    "SHARPNESS_GRID",
+    "best_pair",
+    "calibrate_sampling",
+    "finish_key",
+    "finishes",
+    "mean_ratio",
+    "parse_finish",
+]

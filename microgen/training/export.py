@@ -14,7 +14,6 @@ import torch
 from microgen.domains import get_kind
 from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
-from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
 from microgen.engine.prior import SpectralPrior
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler, resolve_prior
@@ -28,7 +27,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import SHARPNESS_GRID, calibrate_sampling
+from .calibrate import SHARPNESS_GRID, calibrate_sampling, finishes, parse_finish
 from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
@@ -141,9 +140,15 @@ def export_model(
             steps=steps,
             seed=seed,
         )
-        model.meta["sampling"] = {"sharpness": cal["sharpness"], "polish": cal["polish"], "calibration": cal}
+        model.meta["sampling"] = {
+            "sharpness": cal["sharpness"],
+            "polish": cal["polish"],
+            "islands": cal["islands"],
+            "calibration": cal,
+        }
     if polish is None:
         polish = model.polish_sweeps
+    islands = model.islands
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
@@ -157,16 +162,14 @@ def export_model(
         generator=torch.Generator().manual_seed(seed),
     )
     raw = mat.to_labels(res.labels)
-    gen = [
-        polish_labels(im, sweeps=polish, boundary=model.process.boundary, seed=seed + i)[0] for i, im in enumerate(raw)
-    ]
+    _, gen = next(finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed))
     seconds = time.perf_counter() - start
     from microgen.metrics.fidelity import descriptors_from_json, subset
 
     n = len(totals)  # compare with the held-out crops the samples were matched to
     ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
     rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
-    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish else rows
+    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands else rows
     baseline = _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng)
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +197,7 @@ def export_model(
             "reference_crops": n_ref,
             "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
             "polish": polish,
+            "islands": islands,
             "rows": rows,
             "raw_rows": raw_rows,
             "baseline": baseline,
@@ -259,6 +263,11 @@ def _prior_summary(prior: SpectralPrior | None) -> dict | None:
     return {"crop": prior.crop, "crops": PRIOR_CROPS, "bins": len(prior.freqs)} if prior else None
 
 
+def finish_label(sweeps: int, islands: int) -> str:
+    """``"polish 2 sweeps"`` or ``"polish 2 sweeps, islands <= 8 dissolved"``."""
+    return f"polish {sweeps} sweeps" + (f", islands <= {islands} dissolved" if islands else "")
+
+
 def _sampling_markdown(sampling: dict) -> list[str]:
     """The card's calibration section (empty for cards written before calibration existed)."""
     if not sampling:
@@ -267,8 +276,9 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         "",
         "## Sampling defaults",
         "",
-        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), polish "
-        f"{sampling.get('polish', SWEEPS)} sweeps.",
+        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), "
+        + finish_label(sampling.get("polish", SWEEPS), sampling.get("islands", 0))
+        + ".",
     ]
     prior = sampling.get("prior")
     if prior:
@@ -283,11 +293,16 @@ def _sampling_markdown(sampling: dict) -> list[str]:
             f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
             f"{cal['data']}; mean fidelity ratio of each pair (lower is better):"
         )
-        sweeps = list(next(iter(cal["scores"].values())))
-        lines += ["", "| sharpness | " + " | ".join(f"polish {p}" for p in sweeps) + " |"]
-        lines += ["|---" * (len(sweeps) + 1) + "|"]
-        lines += [f"| {s} | " + " | ".join(f"{v[p]:.2f}" for p in sweeps) + " |" for s, v in cal["scores"].items()]
+        lines += ["", *calibration_table(cal["scores"])]
     return lines
+
+
+def calibration_table(scores: dict) -> list[str]:
+    """Markdown rows of ``scores[sharpness][finish_key]``: one row per sharpness, one column per finish."""
+    keys = list(next(iter(scores.values())))
+    lines = ["| sharpness | " + " | ".join(finish_label(*parse_finish(k)) for k in keys) + " |"]
+    lines += ["|---" * (len(keys) + 1) + "|"]
+    return lines + [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for s, v in scores.items()]
 
 
 def card_markdown(card: dict) -> str:
@@ -317,10 +332,11 @@ def card_markdown(card: dict) -> str:
         f"{f['sampler']})",
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
-        f"(ratio <= 1.5 passes), after {f.get('polish', 0)} polish sweeps (count-preserving speckle removal, "
-        "the default); 'raw ratio' is the same samples straight from the sampler; 'generated' and 'real' "
-        "are one summary per set (scalars: mean; lengths: mean in voxels; two-point: correlation length, "
-        "the lag where the mean curve falls below 1/e), to show which way a metric is off.",
+        f"(ratio <= 1.5 passes), after {finish_label(f.get('polish', 0), f.get('islands', 0))} (count-preserving "
+        "speckle and island removal, the defaults); 'raw ratio' is the same samples straight from the "
+        "sampler; 'generated' and 'real' are one summary per set (scalars: mean; lengths: mean in voxels; "
+        "two-point: correlation length, the lag where the mean curve falls below 1/e), to show which way "
+        "a metric is off.",
     ]
     raw = {r["metric"]: r for r in f.get("raw_rows") or f["rows"]}
     base = {r["metric"]: r for r in (f.get("baseline") or {}).get("rows", [])}

@@ -18,14 +18,13 @@ import torch
 
 from microgen.domains import get_kind
 from microgen.engine import DSDModel
-from microgen.engine.polish import polish as polish_labels
 from microgen.engine.sampler import DEFAULT_EVALUATIONS
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 
-from .calibrate import POLISH_GRID, best_pair, mean_ratio
+from .calibrate import ISLAND_GRID, POLISH_GRID, best_pair, finishes, mean_ratio, parse_finish
 from .data import split_holdout
-from .export import fraction_stats, training_summary
+from .export import calibration_table, finish_label, fraction_stats, training_summary
 
 #: candidate sharpness values for a dedicated inpainting model
 INPAINT_SHARPNESS_GRID = (1.0, 1.04, 1.08, 1.12)
@@ -43,18 +42,20 @@ def inpainting_fidelity(
     seed: int = 0,
     polish: int | None = None,
     sharpness: float | None = None,
+    islands: int | None = None,
 ) -> dict:
     """Fill the central ``hole`` square of ``n`` held-out crops and score it (module docstring).
 
-    Returns ``{rows, seconds_per_image, evaluations, polish, sharpness, model, size, hole, n}``;
-    every fill is checked: exact counts inside the hole, context unchanged."""
+    Returns ``{rows, seconds_per_image, evaluations, polish, islands, sharpness, model, size, hole,
+    n}``; every fill is checked: exact counts inside the hole, context unchanged."""
     holes = _Holes(model, held, train, size, hole, n, seed)
-    filled, res = holes.fill(model, steps=steps, polish=polish, sharpness=sharpness)
+    filled, res = holes.fill(model, steps=steps, polish=polish, sharpness=sharpness, islands=islands)
     return {
         "rows": holes.score(filled),
         "seconds_per_image": res["seconds"] / n,
         "evaluations": res["evaluations"] // n,
         "polish": res["polish"],
+        "islands": res["islands"],
         "sharpness": res["sharpness"],
         "model": res["model"],
         "size": size,
@@ -74,18 +75,20 @@ def calibrate_inpainting(
     seed: int = 0,
     grid=INPAINT_SHARPNESS_GRID,
     polish_grid=POLISH_GRID,
+    island_grid=ISLAND_GRID,
 ) -> dict:
-    """Choose the sharpness and polish sweeps of a dedicated inpainting model on the training
-    block, both ways: holes in crops of one half scored against the other half as the natural
+    """Choose the sharpness, polish sweeps and island size of a dedicated inpainting model on the
+    training block, both ways: holes in crops of one half scored against the other half as the natural
     spread, and the reverse; the held-out block plays no part. (Both ways, because a scan need
     not be stationary: Berea's two training halves differ by 18 % in the correlation length of
     64² squares, and one half alone picked too coarse a fill.) Each sharpness fills the same
-    holes once; every polish count is applied to those fills (inside the hole only). Score: the
-    mean fidelity ratio, fractions excluded, averaged over the two directions.
+    holes once; every finish (polish count, then island size) is applied to those fills (inside
+    the hole only). Score: the mean fidelity ratio, fractions excluded, averaged over the two
+    directions.
 
-    Returns ``{"sharpness", "polish", "scores", "size", "hole", "n", "steps", "data"}``."""
-    if not grid or not polish_grid:
-        raise ValueError("the sharpness and polish grids must not be empty")
+    Returns ``{"sharpness", "polish", "islands", "scores", "size", "hole", "n", "steps", "data"}``."""
+    if not grid or not polish_grid or not island_grid:
+        raise ValueError("the sharpness, polish and island grids must not be empty")
     half = train.shape[0] // 2
     folds = [
         _Holes(model, train[half:], train[:half], size, hole, n, seed),
@@ -93,21 +96,19 @@ def calibrate_inpainting(
     ]
     scores: dict[str, dict[str, float]] = {}
     for value in grid:
-        raws = [fold.fill(model, steps=steps, polish=0, sharpness=value, whole=True)[0] for fold in folds]
-        scores[f"{value:g}"] = {}
-        for sweeps in polish_grid:
-            per_fold = []
-            for fold, raw in zip(folds, raws):
-                polished = [
-                    polish_labels(im, sweeps=sweeps, boundary=model.process.boundary, frozen=~fold.mask, seed=seed + i)
-                    for i, im in enumerate(raw)
-                ]
-                per_fold.append(mean_ratio(fold.score([im[fold.square] for im, _ in polished])))
-            scores[f"{value:g}"][str(sweeps)] = float(np.mean(per_fold))
-    best_s, best_p = best_pair(scores)
+        raws = [fold.fill(model, steps=steps, polish=0, sharpness=value, islands=0, whole=True)[0] for fold in folds]
+        per_fold: dict[str, list[float]] = {}
+        for fold, raw in zip(folds, raws):
+            boundary = model.process.boundary
+            for key, images in finishes(raw, fold.phases, polish_grid, island_grid, boundary, seed, ~fold.mask):
+                per_fold.setdefault(key, []).append(mean_ratio(fold.score([im[fold.square] for im in images])))
+        scores[f"{value:g}"] = {key: float(np.mean(v)) for key, v in per_fold.items()}
+    best_s, best_f = best_pair(scores)
+    sweeps, islands = parse_finish(best_f)
     return {
         "sharpness": float(best_s),
-        "polish": int(best_p),
+        "polish": sweeps,
+        "islands": islands,
         "scores": scores,
         "size": size,
         "hole": hole,
@@ -136,7 +137,7 @@ class _Holes:
         self.real = [c[self.square] for c in self.crops]
         self.other = match_by_fraction(self.real, random_crops(train, 4 * n, hole, rng), self.phases)
 
-    def fill(self, model, *, steps, polish, sharpness, whole: bool = False) -> tuple[list, dict]:
+    def fill(self, model, *, steps, polish, sharpness, islands=None, whole: bool = False) -> tuple[list, dict]:
         """Refill every hole with the real square's counts: the filled squares (or whole crops)."""
         from microgen.inpaint import inpaint
 
@@ -152,6 +153,7 @@ class _Holes:
                 steps=steps,
                 polish=polish,
                 sharpness=sharpness,
+                islands=islands,
             )
             if not np.array_equal(res.images[~self.mask], crop[~self.mask]) or any(
                 (res.images[self.square] == c).sum() != (self.real[i] == c).sum() for c in self.phases
@@ -160,7 +162,7 @@ class _Holes:
             out.append(res.images if whole else res.images[self.square])
             info["seconds"] += res.seconds
             info["evaluations"] += res.evaluations
-            info.update(polish=res.polish, sharpness=res.sharpness, model=res.model)
+            info.update(polish=res.polish, islands=res.islands, sharpness=res.sharpness, model=res.model)
         return out, info
 
     def score(self, filled) -> list[dict]:
@@ -185,12 +187,14 @@ def export_inpainting_model(
     compare: str | None = None,
     calibrate: bool = True,
     calibration_grid=INPAINT_SHARPNESS_GRID,
+    calibration_n: int | None = None,
 ) -> dict:
     """Write ``out`` (model + ``card.json``/``card.md``) from an inpainting run (``--holes``), with
     the :func:`inpainting_fidelity` table measured on the held-out block of ``data[0]``, and the
     same table for the generation model ``compare`` (e.g. the one it was initialised from).
 
-    With ``calibrate``, the sharpness and polish sweeps are first chosen on the training block
+    With ``calibrate``, the sharpness, polish sweeps and island size are first chosen on
+    ``calibration_n`` holes (default ``n``) per half of the training block
     (:func:`calibrate_inpainting`) and stored: :func:`microgen.inpaint` uses them by default."""
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -204,8 +208,13 @@ def export_inpainting_model(
     model.meta["fractions_range"] = {mat.phases[c]: [s["min"], s["max"]] for c, s in stats.items()}
     kw = dict(size=size, hole=hole, n=n, steps=steps, seed=seed)
     if calibrate:
-        cal = calibrate_inpainting(model, train, grid=calibration_grid, **kw)
-        model.meta["sampling"] = {"sharpness": cal["sharpness"], "polish": cal["polish"], "calibration": cal}
+        cal = calibrate_inpainting(model, train, grid=calibration_grid, **{**kw, "n": calibration_n or n})
+        model.meta["sampling"] = {
+            "sharpness": cal["sharpness"],
+            "polish": cal["polish"],
+            "islands": cal["islands"],
+            "calibration": cal,
+        }
     fidelity = inpainting_fidelity(model, held, train, **kw)
     baseline = None
     if compare:
@@ -261,7 +270,8 @@ def inpainting_card_markdown(card: dict) -> str:
         "",
         "Filled squares against the real squares they replaced, next to the natural spread (fraction-matched "
         f"{f['hole']}² crops of the training block); ratio <= 1.5 passes. Sampling: {f['evaluations']} network "
-        f"evaluations, sharpness {f['sharpness']:g}, polish {f['polish']} sweeps inside the hole; "
+        f"evaluations, sharpness {f['sharpness']:g}, {finish_label(f['polish'], f.get('islands', 0))} inside the "
+        "hole; "
         f"{f['seconds_per_image']:.2f} s per crop on {card['speed']['device']}."
         + (f" Last column: the generation model {base['model']} filling the same holes." if base else ""),
         "",
@@ -279,19 +289,18 @@ def inpainting_card_markdown(card: dict) -> str:
         lines.append(line)
     cal = (card.get("sampling") or {}).get("calibration")
     if cal:
-        sweeps = list(next(iter(cal["scores"].values())))
+        sampling = card["sampling"]
         lines += [
             "",
             "## Sampling defaults",
             "",
-            f"Sharpness {card['sampling']['sharpness']:g}, polish {card['sampling']['polish']} sweeps: chosen on "
-            f"{cal['n']} {cal['hole']}² holes in {cal['size']}² crops ({cal['steps']} evaluations), {cal['data']}; "
-            "mean fidelity ratio of each pair (lower is better):",
+            f"Sharpness {sampling['sharpness']:g}, "
+            + finish_label(sampling["polish"], sampling.get("islands", 0))
+            + f": chosen on {cal['n']} {cal['hole']}² holes in {cal['size']}² crops ({cal['steps']} evaluations), "
+            f"{cal['data']}; mean fidelity ratio of each combination (lower is better):",
             "",
-            "| sharpness | " + " | ".join(f"polish {p}" for p in sweeps) + " |",
-            "|---" * (len(sweeps) + 1) + "|",
+            *calibration_table(cal["scores"]),
         ]
-        lines += [f"| {k} | " + " | ".join(f"{v[p]:.2f}" for p in sweeps) + " |" for k, v in cal["scores"].items()]
     lines.append("")
     return "\n".join(lines)
 

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from microgen.domains import get_kind
-from microgen.training.calibrate import calibrate_sampling
+from microgen.engine.islands import dissolve
+from microgen.engine.polish import polish
+from microgen.training.calibrate import calibrate_sampling, finish_key, finishes, parse_finish
 from tests.helpers import tiny_model
 
 
@@ -13,14 +15,15 @@ def _blobs(shape, seed):
     return (field > np.quantile(field, 0.7)).astype(np.uint8)
 
 
-def test_calibration_scores_every_pair_and_keeps_the_best():
+def test_calibration_scores_every_combination_and_keeps_the_best():
     model = tiny_model(channels=1)
     train = _blobs((8, 24, 24), 0)
-    kw = dict(size=16, n=3, grid=(1.0, 1.3, 0.8), polish_grid=(0, 2), steps=6)
+    kw = dict(size=16, n=3, grid=(1.0, 1.3, 0.8), polish_grid=(0, 2), island_grid=(0, 3), steps=6)
     cal = calibrate_sampling(model, train, get_kind("rock"), **kw)
-    assert set(cal["scores"]) == {"1", "1.3", "0.8"} and all(set(v) == {"0", "2"} for v in cal["scores"].values())
+    finishes_ = {"0", "0+i3", "2", "2+i3"}
+    assert set(cal["scores"]) == {"1", "1.3", "0.8"} and all(set(v) == finishes_ for v in cal["scores"].values())
     assert all(np.isfinite(x) for v in cal["scores"].values() for x in v.values())
-    best = cal["scores"][f"{cal['sharpness']:g}"][str(cal["polish"])]
+    best = cal["scores"][f"{cal['sharpness']:g}"][finish_key(cal["polish"], cal["islands"])]
     assert best == min(x for v in cal["scores"].values() for x in v.values())
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
     assert model.sharpness == 1.0  # the model is not modified
@@ -30,3 +33,20 @@ def test_calibration_scores_every_pair_and_keeps_the_best():
 def test_calibration_needs_candidates():
     with pytest.raises(ValueError, match="empty"):
         calibrate_sampling(tiny_model(channels=1), _blobs((4, 16, 16), 0), get_kind("rock"), size=16, grid=())
+
+
+def test_finish_keys_round_trip_and_finishes_apply_polish_then_islands():
+    assert [parse_finish(finish_key(p, k)) for p, k in [(0, 0), (2, 0), (1, 8)]] == [(0, 0), (2, 0), (1, 8)]
+    images = list(_blobs((3, 20, 20), 1))
+    for im in images:
+        im[np.random.default_rng(2).random(im.shape) < 0.03] ^= 1
+    frozen = np.zeros((20, 20), bool)
+    frozen[:5] = True
+    out = dict(finishes(images, [1], [0, 1], [0, 4], "periodic", 7, frozen))
+    assert list(out) == ["0", "0+i4", "1", "1+i4"]
+    assert all(np.array_equal(a, b) for a, b in zip(out["0"], images))
+    for i, im in enumerate(images):
+        polished = polish(im, sweeps=1, boundary="periodic", frozen=frozen, seed=7 + i)[0]
+        assert np.array_equal(out["1"][i], polished)
+        assert np.array_equal(out["1+i4"][i], dissolve(polished, 1, 4, boundary="periodic", frozen=frozen)[0])
+        assert (out["1+i4"][i] == 1).sum() == (im == 1).sum() and np.array_equal(out["1+i4"][i][frozen], im[frozen])
