@@ -21,10 +21,6 @@ from scipy import ndimage
 
 from .lattice import check_boundary
 
-#: island sizes a model may dissolve; 0 = off (the calibration grid of ``microgen export``)
-ISLAND_GRID = (0, 2, 4, 8)
-
-
 def check_max_size(max_size) -> int:
     """Return ``max_size`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
     if not (isinstance(max_size, (int, np.integer)) and not isinstance(max_size, bool) and max_size >= 0):
@@ -245,4 +241,4 @@ def _shift(mask: np.ndarray, step: int, axis: int, periodic: bool) -> np.ndarray
     return out
 
 
-__all__ = ["ISLAND_GRID", "check_max_size", "dissolve", "is_simple"]
+__all__ = ["check_max_size", "dissolve", "is_simple"]

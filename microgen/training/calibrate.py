@@ -31,7 +31,7 @@ SHARPNESS_GRID = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15, 1.2, 1.25)
 #: candidate polish sweeps (0 = the sampler's output)
 POLISH_GRID = (0, 1, 2)
 #: candidate island sizes to dissolve after the polish (0 = none)
-ISLAND_GRID = (0, 4, 8, 16)
+ISLAND_GRID = (0, 2, 4, 8)
 
 
 def calibrate_sampling(
