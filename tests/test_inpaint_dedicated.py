@@ -97,7 +97,7 @@ def test_train_and_export_an_inpainting_model(tmp_path):
     assert set(card["sampling"]["calibration"]["scores"]) == {"1", "1.2"} and card["sampling"]["calibration"]["n"] == 2
     md = (tmp_path / "e" / "card.md").read_text()
     assert "dedicated inpainting model" in md
-    assert "| sharpness | polish 0 sweeps | polish 0 sweeps, islands <= 2 dissolved |" in md
+    assert "| sharpness | p0 | p0 i2 | p0 i4 | p0 i8 | p1 |" in md
     assert set(card["sampling"]["calibration"]["scores"]["1"]) == {
         f"{p}{k}" for p in "012" for k in ("", "+i2", "+i4", "+i8")
     }

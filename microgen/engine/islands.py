@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from .lattice import check_boundary
 
+
 def check_max_size(max_size) -> int:
     """Return ``max_size`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
     if not (isinstance(max_size, (int, np.integer)) and not isinstance(max_size, bool) and max_size >= 0):

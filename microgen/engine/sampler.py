@@ -465,6 +465,8 @@ def sample(
     precision = resolve_precision(precision, device)
     polish = check_sweeps(polish)  # before sampling, not after it
     islands = check_max_size(islands)
+    if islands and model.ndim not in (2, 3):
+        raise ValueError(f"island dissolution needs a 2D or 3D model, this one is {model.ndim}D")
     sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))

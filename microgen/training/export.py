@@ -291,16 +291,23 @@ def _sampling_markdown(sampling: dict) -> list[str]:
     if cal:
         lines[-1] += (
             f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
-            f"{cal['data']}; mean fidelity ratio of each pair (lower is better):"
+            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; pN iK: N polish "
+            "sweeps, then islands of up to K voxels dissolved):"
         )
         lines += ["", *calibration_table(cal["scores"])]
     return lines
 
 
+def _short_label(key: str) -> str:
+    """Column label of a finish key: ``p2`` or ``p2 i8``."""
+    sweeps, islands = parse_finish(key)
+    return f"p{sweeps}" + (f" i{islands}" if islands else "")
+
+
 def calibration_table(scores: dict) -> list[str]:
     """Markdown rows of ``scores[sharpness][finish_key]``: one row per sharpness, one column per finish."""
     keys = list(next(iter(scores.values())))
-    lines = ["| sharpness | " + " | ".join(finish_label(*parse_finish(k)) for k in keys) + " |"]
+    lines = ["| sharpness | " + " | ".join(_short_label(k) for k in keys) + " |"]
     lines += ["|---" * (len(keys) + 1) + "|"]
     return lines + [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for s, v in scores.items()]
 

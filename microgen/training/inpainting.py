@@ -297,7 +297,8 @@ def inpainting_card_markdown(card: dict) -> str:
             f"Sharpness {sampling['sharpness']:g}, "
             + finish_label(sampling["polish"], sampling.get("islands", 0))
             + f": chosen on {cal['n']} {cal['hole']}² holes in {cal['size']}² crops ({cal['steps']} evaluations), "
-            f"{cal['data']}; mean fidelity ratio of each combination (lower is better):",
+            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; pN iK: N polish "
+            "sweeps, then islands of up to K voxels dissolved):",
             "",
             *calibration_table(cal["scores"]),
         ]
