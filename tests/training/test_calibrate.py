@@ -4,7 +4,14 @@ import pytest
 from microgen.domains import get_kind
 from microgen.engine.islands import dissolve
 from microgen.engine.polish import polish
-from microgen.training.calibrate import calibrate_sampling, finish_key, finishes, parse_finish
+from microgen.training.calibrate import (
+    ISLAND_MIN_GAIN,
+    best_pair,
+    calibrate_sampling,
+    finish_key,
+    finishes,
+    parse_finish,
+)
 from tests.helpers import tiny_model
 
 
@@ -23,8 +30,7 @@ def test_calibration_scores_every_combination_and_keeps_the_best():
     finishes_ = {"0", "0+i3", "2", "2+i3"}
     assert set(cal["scores"]) == {"1", "1.3", "0.8"} and all(set(v) == finishes_ for v in cal["scores"].values())
     assert all(np.isfinite(x) for v in cal["scores"].values() for x in v.values())
-    best = cal["scores"][f"{cal['sharpness']:g}"][finish_key(cal["polish"], cal["islands"])]
-    assert best == min(x for v in cal["scores"].values() for x in v.values())
+    assert (f"{cal['sharpness']:g}", finish_key(cal["polish"], cal["islands"])) == best_pair(cal["scores"])
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
     assert model.sharpness == 1.0  # the model is not modified
     assert calibrate_sampling(model, train, get_kind("rock"), **kw) == cal  # same seed, same images, same choice
@@ -50,3 +56,13 @@ def test_finish_keys_round_trip_and_finishes_apply_polish_then_islands():
         assert np.array_equal(out["1"][i], polished)
         assert np.array_equal(out["1+i4"][i], dissolve(polished, 1, 4, boundary="periodic", frozen=frozen)[0])
         assert (out["1+i4"][i] == 1).sum() == (im == 1).sum() and np.array_equal(out["1+i4"][i][frozen], im[frozen])
+
+
+def test_islands_are_chosen_only_for_a_clear_gain():
+    margin = 1 - ISLAND_MIN_GAIN
+    scores = {"1": {"0": 2.0, "2": 1.0, "2+i4": 0.99}, "1.1": {"0": 1.5, "2": 1.2, "2+i4": 1.3}}
+    assert best_pair(scores) == ("1", "2")  # 1 % better: not enough
+    scores["1.1"]["2+i4"] = 0.99 * margin
+    assert best_pair(scores) == ("1.1", "2+i4")
+    assert best_pair({"1": {"0": 1.2, "1": 0.8}, "1.2": {"0": 0.7, "1": 0.9}}) == ("1.2", "0")  # plain: the minimum
+    assert best_pair({"1": {"0+i2": 0.5, "0+i4": 0.4}}) == ("1", "0+i4")  # nothing to fall back to
