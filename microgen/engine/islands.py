@@ -19,14 +19,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .lattice import check_boundary
+from .lattice import check_boundary, check_count
 
 
 def check_max_size(max_size) -> int:
     """Return ``max_size`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
-    if not (isinstance(max_size, (int, np.integer)) and not isinstance(max_size, bool) and max_size >= 0):
-        raise ValueError(f"island size must be an integer >= 0, got {max_size!r}")
-    return int(max_size)
+    return check_count(max_size, "island size")
 
 
 def dissolve(

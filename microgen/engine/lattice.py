@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 BOUNDARIES = ("periodic", "noflux")
@@ -14,6 +15,14 @@ def check_boundary(boundary: str) -> str:
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     return boundary
+
+
+def check_count(value, what: str) -> int:
+    """Return ``value`` as an int if it is an integer >= 0 (not a bool), else raise ``ValueError``
+    naming ``what``."""
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"{what} must be an integer >= 0, got {value!r}")
+    return int(value)
 
 
 def directions(ndim: int) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lattice import check_boundary
+from .lattice import check_boundary, check_count
 
 #: smallest number of unlike faces a swap must remove (isolated voxel or pinhole: 2 * ndim each)
 MIN_GAIN = 4
@@ -54,9 +54,7 @@ def unlike_faces(labels: np.ndarray, boundary: str = "periodic") -> int:
 
 def check_sweeps(sweeps) -> int:
     """Return ``sweeps`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
-    if not (isinstance(sweeps, (int, np.integer)) and not isinstance(sweeps, bool) and sweeps >= 0):
-        raise ValueError(f"polish sweeps must be an integer >= 0, got {sweeps!r}")
-    return int(sweeps)
+    return check_count(sweeps, "polish sweeps")
 
 
 def polish(
