@@ -8,7 +8,8 @@ and puts the same number of ``phase`` voxels back on the surface of the larger b
 one at a time, each at a *simple point* (a voxel whose change alters no component, cavity or
 tunnel in its neighbourhood; Bertrand & Malandain, Pattern Recognit. Lett. 15, 1994), chosen by
 how many unlike faces it removes. Counts of every phase stay exact; the only change of topology is
-the removal of the islands.
+the removal of the islands (with three or more phases: of the phase and of the rest taken
+together; the other phases among themselves may change).
 
 Connectivity follows :func:`microgen.metrics.euler_number`: the phase is 8-connected in 2D
 (26 in 3D), everything else 4-connected (6).
@@ -66,7 +67,7 @@ def dissolve(
     small = np.flatnonzero((sizes >= 1) & (sizes <= max_size))
     if small.size == 0:
         return out, 0
-    edge = ~free.copy()
+    edge = ~free
     if not periodic:  # outside a no-flux box is neither phase: keep the box's border as it is
         for axis in range(out.ndim):
             edge[(slice(None),) * axis + (0,)] = True
