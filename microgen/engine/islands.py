@@ -90,6 +90,23 @@ def dissolve(
     return out, moved
 
 
+def dissolve_phases(
+    labels: np.ndarray,
+    phases,
+    max_size: int,
+    *,
+    boundary: str = "periodic",
+    frozen: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """:func:`dissolve` the islands of every phase in ``phases`` in turn; returns the new labels
+    and the voxels moved in all."""
+    moved = 0
+    for phase in phases:
+        labels, n = dissolve(labels, phase, max_size, boundary=boundary, frozen=frozen)
+        moved += n
+    return labels, moved
+
+
 def _components(mask: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
     """Component index of every voxel (0 = not in ``mask``) under full connectivity, joined across
     the wrap when periodic, and the size of every component (index 0: unused)."""
@@ -123,7 +140,7 @@ def _components(mask: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarra
     return comp, sizes
 
 
-def _neighbourhood(labels: np.ndarray, idx: tuple, periodic: bool) -> np.ndarray | None:
+def _neighbourhood(labels: np.ndarray, idx: tuple, periodic: bool) -> np.ndarray:
     """The 3x3(x3) block around ``idx`` (wrapped when periodic; ``-1`` outside a no-flux box)."""
     parts = []
     for axis, i in enumerate(idx):
@@ -152,9 +169,10 @@ def _fill_in(labels, island, phase, periodic) -> None:
     pending = island.copy()
     while pending.any():
         done = []
+        waiting = pending.astype(np.int8)  # pending changes only after the pass
         for idx in zip(*np.nonzero(pending)):
             block = _neighbourhood(labels, idx, periodic)
-            wait = _neighbourhood(pending.astype(np.int8), idx, periodic)
+            wait = _neighbourhood(waiting, idx, periodic)
             values = [int(block[o]) for o in _face_offsets(labels.ndim) if wait[o] != 1]
             values = [v for v in values if v not in (phase, -1)]
             if values:
@@ -241,4 +259,4 @@ def _shift(mask: np.ndarray, step: int, axis: int, periodic: bool) -> np.ndarray
     return out
 
 
-__all__ = ["check_max_size", "dissolve", "is_simple"]
+__all__ = ["check_max_size", "dissolve", "dissolve_phases", "is_simple"]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .islands import check_max_size, dissolve
+from .islands import check_max_size, dissolve_phases
 from .polish import check_sweeps
 from .polish import polish as polish_labels
 from .precision import autocast, resolve_precision
@@ -536,9 +536,9 @@ def sample(
             labels[b], swapped[b] = polish_labels(
                 labels[b], sweeps=polish, boundary=boundary, frozen=frozen_np, seed=seed + b
             )
-        for c in range(1, model.channels + 1) if islands else ():
-            labels[b], n = dissolve(labels[b], c, islands, boundary=boundary, frozen=frozen_np)
-            dissolved[b] += n
+        if islands:
+            channels = range(1, model.channels + 1)
+            labels[b], dissolved[b] = dissolve_phases(labels[b], channels, islands, boundary=boundary, frozen=frozen_np)
     return SampleResult(labels, counts_np, evaluations, steps, moved, swapped, dissolved)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from microgen.engine import DSDModel, sample
-from microgen.engine.islands import dissolve
+from microgen.engine.islands import dissolve_phases
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
@@ -102,22 +102,17 @@ def calibrate_sampling(
 
 def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=None):
     """``(finish_key, finished images)`` for every polish count and island size of the grids:
-    polish sweeps first, then the islands of every phase in ``phases`` dissolved (changing only
-    voxels that are not ``frozen``: one mask, or one per image)."""
-    masks = frozen if isinstance(frozen, list) else [frozen] * len(images)
+    polish sweeps first (once per count), then the islands of every phase in ``phases`` dissolved;
+    only voxels that are not ``frozen`` change."""
     for sweeps in polish_grid:
         polished = [
-            polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=m, seed=seed + i)[0]
-            for i, (im, m) in enumerate(zip(images, masks))
+            polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=frozen, seed=seed + i)[0]
+            for i, im in enumerate(images)
         ]
         for size in island_grid:
             out = polished
             if size:
-                out = []
-                for im, m in zip(polished, masks):
-                    for phase in phases:
-                        im = dissolve(im, phase, size, boundary=boundary, frozen=m)[0]
-                    out.append(im)
+                out = [dissolve_phases(im, phases, size, boundary=boundary, frozen=frozen)[0] for im in polished]
             yield finish_key(sweeps, size), out
 
 

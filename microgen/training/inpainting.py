@@ -95,11 +95,11 @@ def calibrate_inpainting(
         _Holes(model, train[:half], train[half:], size, hole, n, seed),
     ]
     scores: dict[str, dict[str, float]] = {}
+    boundary = model.process.boundary
     for value in grid:
         raws = [fold.fill(model, steps=steps, polish=0, sharpness=value, islands=0, whole=True)[0] for fold in folds]
         per_fold: dict[str, list[float]] = {}
         for fold, raw in zip(folds, raws):
-            boundary = model.process.boundary
             for key, images in finishes(raw, fold.phases, polish_grid, island_grid, boundary, seed, ~fold.mask):
                 per_fold.setdefault(key, []).append(mean_ratio(fold.score([im[fold.square] for im in images])))
         scores[f"{value:g}"] = {key: float(np.mean(v)) for key, v in per_fold.items()}
