@@ -37,6 +37,7 @@ class Generation:
     swapped: list = field(default_factory=list)
     islands: int = 0
     dissolved: list = field(default_factory=list)
+    holes: int = 0
 
 
 def list_models() -> list[dict]:
@@ -83,19 +84,22 @@ def sampling_defaults(
     sharpness: float | None = None,
     polish: int | None = None,
     islands: int | None = None,
+    holes: int | None = None,
     *,
     calibrated: bool = True,
 ) -> tuple:
-    """``(sharpness, polish, islands)`` checked, each ``None`` replaced by the model's calibrated
-    value (``meta["sampling"]``, written by ``microgen export``), else (or with
-    ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS` and 0."""
+    """``(sharpness, polish, islands, holes)`` checked, each ``None`` replaced by the model's
+    calibrated value (``meta["sampling"]``, written by ``microgen export``), else (or with
+    ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS`, 0 and 0."""
     if sharpness is None:
         sharpness = model.sharpness if calibrated else 1.0
     if polish is None:
         polish = model.polish_sweeps if calibrated else SWEEPS
     if islands is None:
         islands = model.islands if calibrated else 0
-    return check_sharpness(sharpness), check_sweeps(polish), check_max_size(islands)
+    if holes is None:
+        holes = model.holes if calibrated else 0
+    return check_sharpness(sharpness), check_sweeps(polish), check_max_size(islands), check_max_size(holes, "hole size")
 
 
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:
@@ -136,6 +140,7 @@ def generate(
     sharpness: float | None = None,
     prior: str = "auto",
     islands: int | None = None,
+    holes: int | None = None,
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -167,9 +172,12 @@ def generate(
     islands : after the polish, dissolve islands of each particle phase with at most this many
         voxels, keeping every count (:func:`microgen.engine.islands.dissolve`; 0 = off); ``None``
         uses the model's calibrated value
+    holes : then fill the holes of the particle phases (face-connected islands of the background
+        phase, e.g. grain specks inside a pore) with at most this many voxels, the same way;
+        ``None`` uses the model's calibrated value
     """
     model = _generation_model(model, device)
-    sharpness, polish, islands = sampling_defaults(model, sharpness, polish, islands)
+    sharpness, polish, islands, holes = sampling_defaults(model, sharpness, polish, islands, holes)
     prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
@@ -203,6 +211,7 @@ def generate(
         precision=precision,
         polish=polish,
         islands=islands,
+        holes=holes,
         sharpness=sharpness,
         prior=prior,
     )
@@ -220,6 +229,7 @@ def generate(
         res.swapped.tolist(),
         islands,
         res.dissolved.tolist(),
+        holes,
     )
 
 

@@ -298,6 +298,7 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         "polish_sweeps": res.polish,
         "voxels_swapped_by_polish": res.swapped,
         "islands_dissolved_up_to": res.islands,
+        "holes_filled_up_to": res.holes,
         "voxels_moved_by_island_dissolution": res.dissolved,
     }
     write_volume(output, images, metadata=meta, overwrite=overwrite)
@@ -350,6 +351,13 @@ SAMPLING = [
         default=None,
         help="After the polish, dissolve islands of each particle phase of at most this many voxels, "
         "keeping every count (0: off) [default: the model's calibrated value, else 0].",
+    ),
+    click.option(
+        "--holes",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Then fill holes of the particle phases (e.g. grain specks inside a pore) of at most "
+        "this many voxels, keeping every count (0: off) [default: the model's calibrated value, else 0].",
     ),
     click.option(
         "--sharpness",
@@ -540,6 +548,7 @@ def inpaint(
             "sharpness": res.sharpness,
             "voxels_swapped_by_polish": res.swapped,
             "islands_dissolved_up_to": res.islands,
+            "holes_filled_up_to": res.holes,
             "voxels_moved_by_island_dissolution": res.dissolved,
         },
         overwrite=overwrite,

@@ -40,6 +40,7 @@ class Inpainting:
     model: str = ""  # name of the model that filled the regions
     islands: int = 0
     dissolved: list = field(default_factory=list)
+    holes: int = 0
 
 
 def inpaint(
@@ -61,6 +62,7 @@ def inpaint(
     prior: str = "auto",
     dedicated: bool = True,
     islands: int | None = None,
+    holes: int | None = None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -72,12 +74,12 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness, islands : as for :func:`microgen.generate`;
+    sampler, steps, eps, precision, polish, sharpness, islands, holes : as for :func:`microgen.generate`;
         ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
         for a generation model sharpness 1 (the rates as trained), ``SWEEPS`` polish sweeps and no
-        island dissolution, not its calibrated values: those are chosen for unconstrained
+        island or hole dissolution, not its calibrated values: those are chosen for unconstrained
         generation from the spectral prior, and on Berea holes they filled worse
-        (``docs/capabilities.md``). Polish and island dissolution change voxels inside the mask
+        (``docs/capabilities.md``). Polish and island/hole dissolution change voxels inside the mask
         only, so the region counts stay exact. The time grid takes finer steps at large ``t``
         than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
@@ -90,8 +92,8 @@ def inpaint(
     model = _model_on(companion or model, device)
     # a generation model's calibrated values are for unconstrained generation; a dedicated
     # inpainting model's were chosen on holes (microgen export)
-    sharpness, polish, islands = sampling_defaults(
-        model, sharpness, polish, islands, calibrated=bool(model.meta.get("inpainting"))
+    sharpness, polish, islands, holes = sampling_defaults(
+        model, sharpness, polish, islands, holes, calibrated=bool(model.meta.get("inpainting"))
     )
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
@@ -126,6 +128,7 @@ def inpaint(
             precision=precision,
             polish=polish,
             islands=islands,
+            holes=holes,
             sharpness=sharpness,
             prior=prior,
         )
@@ -152,6 +155,7 @@ def inpaint(
         str(model.meta.get("name", "")),
         islands,
         dissolved,
+        holes,
     )
 
 

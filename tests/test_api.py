@@ -94,7 +94,7 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
 
     plain = run()
     assert plain.polish == SWEEPS and plain.sampler.endswith("sharpness 1, prior uniform")
-    assert plain.islands == 0 and not any(plain.dissolved)
+    assert plain.islands == 0 and plain.holes == 0 and not any(plain.dissolved)
     model.meta["sampling"] = {"sharpness": 1.3, "polish": 0, "islands": 6}
     tuned = run()
     assert tuned.polish == 0 and tuned.sampler.endswith("sharpness 1.3, prior uniform") and not any(tuned.swapped)
@@ -102,11 +102,19 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
     assert all((im == 1).sum() == exact_count(0.3, 256) for im in tuned.images)
     assert np.array_equal(tuned.images, run(sharpness=1.3, polish=0, islands=6).images)
     assert np.array_equal(run(sharpness=1.0, polish=SWEEPS, islands=0).images, plain.images)  # explicit values win
+    model.meta["sampling"]["holes"] = 6
+    holed = run()
+    assert holed.holes == 6 and sum(holed.dissolved) > sum(tuned.dissolved)  # and grain specks inside pores
+    assert all((im == 1).sum() == exact_count(0.3, 256) for im in holed.images)
+    assert np.array_equal(run(holes=0).images, tuned.images)
+    del model.meta["sampling"]["holes"]
     filled = microgen.inpaint(plain.images[0], np.pad(np.ones((8, 8), bool), 4), model=model, seed=1, steps=10)
     assert filled.polish == SWEEPS and filled.sharpness == 1.0  # inpainting keeps the rates as trained
     assert filled.islands == 0
     with pytest.raises(ValueError, match="island size must be an integer >= 0"):
         run(islands=-1)
+    with pytest.raises(ValueError, match="hole size must be an integer >= 0"):
+        run(holes=-1)
     with pytest.raises(ValueError, match="sharpness must be a finite number > 0"):
         run(sharpness=-2)
     model.meta["prior"] = SpectralPrior([0.05, 0.5], [[[30.0]], [[30.0]]]).to_dict()

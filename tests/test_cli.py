@@ -200,6 +200,10 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
             "0",
             "--steps",
             "6",
+            "--islands",
+            "3",
+            "--holes",
+            "2",
             "--preview",
             str(tmp_path / "p.png"),
         ],
@@ -207,8 +211,9 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
     assert res.exit_code == 0, res.output
     with h5py.File(out) as f:
         data = f["labels"][()]
-        assert f["labels"].attrs["seed"] == 0 and "model_sha256" in f["labels"].attrs
-        assert f["labels"].attrs["polish_sweeps"] == SWEEPS
+        attrs = f["labels"].attrs
+        assert attrs["seed"] == 0 and "model_sha256" in attrs and attrs["polish_sweeps"] == SWEEPS
+        assert attrs["islands_dissolved_up_to"] == 3 and attrs["holes_filled_up_to"] == 2
     assert data.shape == (2, 16, 24) and (data.sum(axis=(1, 2)) == 73).all()  # floor(0.19 * 384 + 0.5)
     assert (tmp_path / "p.png").stat().st_size > 0
     assert "73 voxels" in res.output and "network evaluations" in res.output
@@ -228,6 +233,7 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--sampler", "euler"], "'trapezoidal', 'multistep', 'poisson', 'binomial'"),
         (["--porosity", "0.2", "--precision", "int8"], "'auto', 'float32', 'bfloat16'"),
         (["--porosity", "0.2", "--polish", "-1"], "x>=0"),
+        (["--porosity", "0.2", "--holes", "-2"], "x>=0"),
         (["--porosity", "0.2", "--prior", "gauss"], "'auto', 'spectral', 'uniform'"),
     ]
     for extra, message in cases:

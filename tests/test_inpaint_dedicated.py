@@ -97,9 +97,9 @@ def test_train_and_export_an_inpainting_model(tmp_path):
     assert set(card["sampling"]["calibration"]["scores"]) == {"1", "1.2"} and card["sampling"]["calibration"]["n"] == 2
     md = (tmp_path / "e" / "card.md").read_text()
     assert "dedicated inpainting model" in md
-    assert "| sharpness | p0 | p0 i2 | p0 i4 | p0 i8 | p1 |" in md
+    assert "| finish | s 1 | s 1.2 |" in md and "| p0 i2 h4 | " in md and "| p1 h8 | " in md
     assert set(card["sampling"]["calibration"]["scores"]["1"]) == {
-        f"{p}{k}" for p in "012" for k in ("", "+i2", "+i4", "+i8")
+        f"{p}{k}{h}" for p in "012" for k in ("", "+i2", "+i4", "+i8") for h in ("", "+h2", "+h4", "+h8")
     }
     # the exported model fills with its calibrated values
     scan, mask = _hole()

@@ -11,8 +11,13 @@ how many unlike faces it removes. Counts of every phase stay exact; the only cha
 the removal of the islands (with three or more phases: of the phase and of the rest taken
 together; the other phases among themselves may change).
 
-Connectivity follows :func:`microgen.metrics.euler_number`: the phase is 8-connected in 2D
-(26 in 3D), everything else 4-connected (6).
+Connectivity follows :func:`microgen.metrics.euler_number`: by default (``connectivity="full"``)
+the phase is 8-connected in 2D (26 in 3D) and everything else 4-connected (6): its islands are
+the specks of that phase. With ``connectivity="face"`` the pairing is reversed (the phase 4/6-,
+the rest 8/26-connected): the islands of the background phase of a two-phase image are then
+exactly the *holes* (2D) or *cavities* (3D) of the other phase as its Euler number counts them
+(e.g. grain specks inside a pore); removing each changes that Euler number by one (up in 2D,
+down in 3D).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from scipy import ndimage
 
 from .lattice import check_boundary, check_count
 
+CONNECTIVITIES = ("full", "face")
 
-def check_max_size(max_size) -> int:
+
+def check_max_size(max_size, what: str = "island size") -> int:
     """Return ``max_size`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
-    return check_count(max_size, "island size")
+    return check_count(max_size, what)
 
 
 def dissolve(
@@ -35,6 +42,7 @@ def dissolve(
     *,
     boundary: str = "periodic",
     frozen: np.ndarray | None = None,
+    connectivity: str = "full",
 ) -> tuple[np.ndarray, int]:
     """Dissolve the islands of ``phase`` with at most ``max_size`` voxels (module docstring).
 
@@ -46,6 +54,7 @@ def dissolve(
     boundary : ``"periodic"`` (components wrap around) or ``"noflux"``
     frozen : boolean array; True voxels are never changed, and an island with a frozen voxel is kept
         (so is one on the border of a no-flux box, whose border is never changed)
+    connectivity : ``"full"`` (the phase 8/26-connected, the rest 4/6) or ``"face"`` (reversed)
 
     Returns
     -------
@@ -54,6 +63,9 @@ def dissolve(
     """
     max_size = check_max_size(max_size)
     check_boundary(boundary)
+    if connectivity not in CONNECTIVITIES:
+        raise ValueError(f"connectivity must be one of {CONNECTIVITIES}, got {connectivity!r}")
+    full = connectivity == "full"
     out = np.array(labels, copy=True)
     if out.ndim not in (2, 3):
         raise ValueError(f"island dissolution needs a 2D or 3D image, got {out.ndim}D")
@@ -63,7 +75,7 @@ def dissolve(
     if max_size == 0:
         return out, 0
     periodic = boundary == "periodic"
-    comp, sizes = _components(out == phase, periodic)
+    comp, sizes = _components(out == phase, periodic, full)
     small = np.flatnonzero((sizes >= 1) & (sizes <= max_size))
     if small.size == 0:
         return out, 0
@@ -84,7 +96,7 @@ def dissolve(
     for idx in zip(*np.nonzero(island)):
         taken[int(out[idx])] = taken.get(int(out[idx]), 0) + 1
     for q, count in taken.items():
-        if _grow(out, phase, q, count, free & ~island, periodic) < count:
+        if _grow(out, phase, q, count, free & ~island, periodic, full) < count:
             # no larger body to take the voxels back (a tiny image): leave the image as it was
             return np.array(labels, copy=True), 0
     return out, moved
@@ -97,24 +109,31 @@ def dissolve_phases(
     *,
     boundary: str = "periodic",
     frozen: np.ndarray | None = None,
+    holes: int = 0,
+    background: int = 0,
 ) -> tuple[np.ndarray, int]:
-    """:func:`dissolve` the islands of every phase in ``phases`` in turn; returns the new labels
-    and the voxels moved in all."""
+    """:func:`dissolve` the islands of every phase in ``phases`` in turn (fully connected, at most
+    ``max_size`` voxels), then the face-connected islands of the ``background`` phase of at most
+    ``holes`` voxels (the holes of the other phases; 0 = none); returns the new labels and the
+    voxels moved in all."""
     moved = 0
     for phase in phases:
         labels, n = dissolve(labels, phase, max_size, boundary=boundary, frozen=frozen)
         moved += n
+    if holes:
+        labels, n = dissolve(labels, background, holes, boundary=boundary, frozen=frozen, connectivity="face")
+        moved += n
     return labels, moved
 
 
-def _components(mask: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Component index of every voxel (0 = not in ``mask``) under full connectivity, joined across
-    the wrap when periodic, and the size of every component (index 0: unused)."""
-    full = np.ones((3,) * mask.ndim, bool)
-    comp, n = ndimage.label(mask, structure=full)
+def _components(mask: np.ndarray, periodic: bool, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Component index of every voxel (0 = not in ``mask``) under full (else face) connectivity,
+    joined across the wrap when periodic, and the size of every component (index 0: unused)."""
+    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim if full else 1)
+    comp, n = ndimage.label(mask, structure=structure)
     if periodic and n:
         # label a copy padded by one wrapped layer: a padded voxel's label joins its original's
-        padded, _ = ndimage.label(np.pad(mask, 1, mode="wrap"), structure=full)
+        padded, _ = ndimage.label(np.pad(mask, 1, mode="wrap"), structure=structure)
         orig = np.pad(comp, 1, mode="wrap")
         pairs = np.unique(np.stack([padded.ravel(), orig.ravel()], 1)[padded.ravel() > 0], axis=0)
         parent = np.arange(n + 1)
@@ -217,9 +236,11 @@ def is_simple(block: np.ndarray) -> bool:
     return simple
 
 
-def _grow(labels, phase, q, count, allowed, periodic) -> int:
+def _grow(labels, phase, q, count, allowed, periodic, full=True) -> int:
     """Turn ``count`` voxels of ``q`` next to ``phase`` into ``phase`` (in place), greedily by the
-    number of unlike faces removed, only at simple points; returns how many were placed."""
+    number of unlike faces removed, only at simple points (for the phase full- or face-connected:
+    a point is simple for a set exactly when it is simple for the complement under the reversed
+    pairing); returns how many were placed."""
     ndim = labels.ndim
     own = np.zeros(labels.shape, np.int8)
     same = np.zeros(labels.shape, np.int8)
@@ -238,7 +259,8 @@ def _grow(labels, phase, q, count, allowed, periodic) -> int:
             idx = np.unravel_index(flat, labels.shape)
             if labels[idx] != q:
                 continue
-            if not need_simple or is_simple(_neighbourhood(labels, idx, periodic) == phase):
+            mine = _neighbourhood(labels, idx, periodic) == phase
+            if not need_simple or is_simple(mine if full else ~mine):
                 labels[idx] = phase
                 placed += 1
     return placed
@@ -259,4 +281,4 @@ def _shift(mask: np.ndarray, step: int, axis: int, periodic: bool) -> np.ndarray
     return out
 
 
-__all__ = ["check_max_size", "dissolve", "dissolve_phases", "is_simple"]
+__all__ = ["CONNECTIVITIES", "check_max_size", "dissolve", "dissolve_phases", "is_simple"]

@@ -95,6 +95,11 @@ class DSDModel(nn.Module):
         return int(self.meta.get("sampling", {}).get("islands", 0))
 
     @property
+    def holes(self) -> int:
+        """Calibrated hole size to fill (``meta["sampling"]["holes"]``, set by export; 0 if none)."""
+        return int(self.meta.get("sampling", {}).get("holes", 0))
+
+    @property
     def spectral_prior(self) -> SpectralPrior | None:
         """The data's large-scale spectra (``meta["prior"]``, set by export), if stored."""
         data = self.meta.get("prior")

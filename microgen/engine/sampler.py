@@ -53,7 +53,8 @@ class SampleResult:
     swapped : int array ``(B,)``
         Voxel pairs swapped per image by :func:`~microgen.engine.polish.polish` (0 without it).
     dissolved : int array ``(B,)``
-        Voxels moved per image by :func:`~microgen.engine.islands.dissolve` (0 without it).
+        Voxels moved per image by :func:`~microgen.engine.islands.dissolve` (islands and holes; 0
+        without them).
     """
 
     labels: np.ndarray | None
@@ -414,6 +415,7 @@ def sample(
     precision: str = "float32",
     polish: int = 0,
     islands: int = 0,
+    holes: int = 0,
     sharpness: float | None = None,
     prior: str = "auto",
     max_evaluations: int = 1_000_000,
@@ -449,6 +451,9 @@ def sample(
     islands : int
         After the polish, dissolve the islands of every particle channel with at most this many
         voxels (:func:`~microgen.engine.islands.dissolve`; count-preserving; 0 = off).
+    holes : int
+        Then fill the holes of the particle channels with at most this many voxels: the
+        face-connected islands of the empty phase (label 0) are dissolved the same way (0 = off).
     sharpness : float, optional
         Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained); default the
         model's calibrated value (:attr:`DSDModel.sharpness`).
@@ -464,9 +469,9 @@ def sample(
     device = model.device
     precision = resolve_precision(precision, device)
     polish = check_sweeps(polish)  # before sampling, not after it
-    islands = check_max_size(islands)
-    if islands and model.ndim not in (2, 3):
-        raise ValueError(f"island dissolution needs a 2D or 3D model, this one is {model.ndim}D")
+    islands, holes = check_max_size(islands), check_max_size(holes, "hole size")
+    if (islands or holes) and model.ndim not in (2, 3):
+        raise ValueError(f"island and hole dissolution need a 2D or 3D model, this one is {model.ndim}D")
     sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
@@ -536,9 +541,11 @@ def sample(
             labels[b], swapped[b] = polish_labels(
                 labels[b], sweeps=polish, boundary=boundary, frozen=frozen_np, seed=seed + b
             )
-        if islands:
+        if islands or holes:
             channels = range(1, model.channels + 1)
-            labels[b], dissolved[b] = dissolve_phases(labels[b], channels, islands, boundary=boundary, frozen=frozen_np)
+            labels[b], dissolved[b] = dissolve_phases(
+                labels[b], channels, islands, boundary=boundary, frozen=frozen_np, holes=holes, background=0
+            )
     return SampleResult(labels, counts_np, evaluations, steps, moved, swapped, dissolved)
 
 

@@ -4,14 +4,14 @@ A model that is not fully trained predicts reverse rates that are too even: hops
 material should gather are not likely enough, and the generated structure comes out finer than
 the real one (smaller pores, more interface). :func:`microgen.engine.sharpen` raises the
 per-particle rates to a power, :func:`microgen.engine.polish.polish` removes one-voxel speckle and
-:func:`microgen.engine.islands.dissolve` removes islands of a few voxels; they interact (a sharper
+:func:`microgen.engine.islands.dissolve` removes islands and fills holes of a few voxels; they interact (a sharper
 sampler leaves less speckle, and polishing a clean image coarsens it), so this module picks them
 together. Each sharpness value generates the same images (same seed, same counts: the counts of
 crops from one half of the training block); each finish (polish sweeps, then islands up to a
-size dissolved) is applied to those images; every combination is scored against the crops, with
-crops of the other half as the natural spread. The score is the mean fidelity ratio over the morphology
-metrics (fractions excluded: they are exact by construction). The held-out block, on which
-model cards report fidelity, plays no part.
+size dissolved, then holes up to a size filled) is applied to those images; every combination is
+scored against the crops, with crops of the other half as the natural spread. The score is the
+mean fidelity ratio over the morphology metrics (fractions excluded: they are exact by
+construction). The held-out block, on which model cards report fidelity, plays no part.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ SHARPNESS_GRID = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15, 1.2, 1.25)
 POLISH_GRID = (0, 1, 2)
 #: candidate island sizes to dissolve after the polish (0 = none)
 ISLAND_GRID = (0, 2, 4, 8)
-#: relative score gain island dissolution must bring to be chosen
+#: candidate hole sizes to fill after that (0 = none)
+HOLE_GRID = (0, 2, 4, 8)
+#: relative score gain island or hole dissolution must bring to be chosen
 ISLAND_MIN_GAIN = 0.05
 
 
@@ -46,10 +48,11 @@ def calibrate_sampling(
     grid=SHARPNESS_GRID,
     polish_grid=POLISH_GRID,
     island_grid=ISLAND_GRID,
+    hole_grid=HOLE_GRID,
     steps: int = DEFAULT_EVALUATIONS,
     seed: int = 0,
 ) -> dict:
-    """Score every (sharpness, polish, islands) combination of the grids on ``n`` images of
+    """Score every (sharpness, polish, islands, holes) combination of the grids on ``n`` images of
     ``size x size``.
 
     Parameters
@@ -58,11 +61,10 @@ def calibrate_sampling(
     train : the training label volume (3D) or image stack; split in two halves along axis 0
     kind : the material kind (``microgen.domains`` ``MaterialKind``) of its labels
 
-    Returns ``{"sharpness", "polish", "islands", "scores", "size", "n", "steps", "data"}``
-    (JSON-ready; ``scores[sharpness][finish_key(polish, islands)]`` is the mean ratio).
+    Returns ``{"sharpness", "polish", "islands", "holes", "scores", "size", "n", "steps", "data"}``
+    (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean ratio).
     """
-    if not grid or not polish_grid or not island_grid:
-        raise ValueError("the sharpness, polish and island grids must not be empty")
+    check_grids(grid, polish_grid, island_grid, hole_grid)
     rng = np.random.default_rng(seed)
     phases = list(kind.particle_labels)
     half = train.shape[0] // 2
@@ -84,14 +86,17 @@ def calibrate_sampling(
         raw = kind.to_labels(res.labels)
         scores[f"{value:g}"] = {
             key: mean_ratio(fidelity_table(describe(images, phases), want, other, phases))
-            for key, images in finishes(raw, phases, polish_grid, island_grid, model.process.boundary, seed)
+            for key, images in finishes(
+                raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
+            )
         }
     best_s, best_f = best_pair(scores)
-    sweeps, islands = parse_finish(best_f)
+    sweeps, islands, holes = parse_finish(best_f)
     return {
         "sharpness": float(best_s),
         "polish": sweeps,
         "islands": islands,
+        "holes": holes,
         "scores": scores,
         "size": size,
         "n": len(totals),
@@ -100,31 +105,58 @@ def calibrate_sampling(
     }
 
 
-def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=None):
-    """``(finish_key, finished images)`` for every polish count and island size of the grids:
-    polish sweeps first (once per count), then the islands of every phase in ``phases`` dissolved;
-    only voxels that are not ``frozen`` change."""
+def check_grids(grid, polish_grid, island_grid, hole_grid) -> None:
+    """Refuse an empty candidate grid."""
+    if not grid or not polish_grid or not island_grid or not hole_grid:
+        raise ValueError("the sharpness, polish, island and hole grids must not be empty")
+
+
+def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=None, *, hole_grid=(0,), kind=None):
+    """``(finish_key, finished images)`` for every polish count, island size and hole size of the
+    grids: polish sweeps first (once per count), then the islands of every phase in ``phases``
+    dissolved, then the holes filled (face-connected islands of ``kind``'s background phase); only
+    voxels that are not ``frozen`` change."""
+    if any(hole_grid) and kind is None:
+        raise ValueError("filling holes needs the material kind (its background phase)")
     for sweeps in polish_grid:
         polished = [
             polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=frozen, seed=seed + i)[0]
             for i, im in enumerate(images)
         ]
         for size in island_grid:
-            out = polished
-            if size:
-                out = [dissolve_phases(im, phases, size, boundary=boundary, frozen=frozen)[0] for im in polished]
-            yield finish_key(sweeps, size), out
+            for holes in hole_grid:
+                out = polished
+                if size or holes:
+                    out = [
+                        dissolve_phases(
+                            im,
+                            phases,
+                            size,
+                            boundary=boundary,
+                            frozen=frozen,
+                            holes=holes,
+                            background=kind.background if holes else 0,
+                        )[0]
+                        for im in polished
+                    ]
+                yield finish_key(sweeps, size, holes), out
 
 
-def finish_key(sweeps: int, islands: int) -> str:
-    """Score key of a finish: ``"2"`` (two polish sweeps) or ``"2+i8"`` (then islands <= 8 dissolved)."""
-    return f"{sweeps}" if not islands else f"{sweeps}+i{islands}"
+def finish_key(sweeps: int, islands: int, holes: int = 0) -> str:
+    """Score key of a finish: ``"2"`` (two polish sweeps), ``"2+i8"`` (then islands <= 8
+    dissolved), ``"2+h4"`` (holes <= 4 filled) or ``"2+i8+h4"`` (both)."""
+    return f"{sweeps}" + (f"+i{islands}" if islands else "") + (f"+h{holes}" if holes else "")
 
 
-def parse_finish(key: str) -> tuple[int, int]:
-    """``(polish sweeps, island size)`` of a :func:`finish_key`."""
-    sweeps, _, islands = key.partition("+i")
-    return int(sweeps), int(islands or 0)
+def parse_finish(key: str) -> tuple[int, int, int]:
+    """``(polish sweeps, island size, hole size)`` of a :func:`finish_key`."""
+    sweeps, *parts = key.split("+")
+    sizes = {"i": 0, "h": 0}
+    for part in parts:
+        if part[:1] not in sizes or not part[1:].isdigit():
+            raise ValueError(f"not a finish key: {key!r}")
+        sizes[part[0]] = int(part[1:])
+    return int(sweeps), sizes["i"], sizes["h"]
 
 
 def mean_ratio(rows) -> float:
@@ -136,13 +168,13 @@ def mean_ratio(rows) -> float:
 
 def best_pair(scores: dict) -> tuple[str, str]:
     """The ``(sharpness, finish)`` keys of the lowest score in ``scores[sharpness][finish]``, where
-    a finish that dissolves islands must beat the best one without by ``ISLAND_MIN_GAIN``: the
+    a finish that dissolves islands or holes must beat the best one without by ``ISLAND_MIN_GAIN``: the
     step changes the structure, and a gain within the calibration's noise is not evidence for it
     (Berea holes: 2 % better on the training block, worse on the held-out block)."""
     pairs = [(s, f) for s in scores for f in scores[s]]
     best = min(pairs, key=lambda sf: scores[sf[0]][sf[1]])
-    plain = [sf for sf in pairs if parse_finish(sf[1])[1] == 0]
-    if plain and parse_finish(best[1])[1]:
+    plain = [sf for sf in pairs if not any(parse_finish(sf[1])[1:])]
+    if plain and any(parse_finish(best[1])[1:]):
         fallback = min(plain, key=lambda sf: scores[sf[0]][sf[1]])
         if scores[best[0]][best[1]] > (1 - ISLAND_MIN_GAIN) * scores[fallback[0]][fallback[1]]:
             return fallback
@@ -150,12 +182,14 @@ def best_pair(scores: dict) -> tuple[str, str]:
 
 
 __all__ = [
+    "HOLE_GRID",
     "ISLAND_GRID",
     "ISLAND_MIN_GAIN",
     "POLISH_GRID",
     "SHARPNESS_GRID",
     "best_pair",
     "calibrate_sampling",
+    "check_grids",
     "finish_key",
     "finishes",
     "mean_ratio",

@@ -144,11 +144,12 @@ def export_model(
             "sharpness": cal["sharpness"],
             "polish": cal["polish"],
             "islands": cal["islands"],
+            "holes": cal["holes"],
             "calibration": cal,
         }
     if polish is None:
         polish = model.polish_sweeps
-    islands = model.islands
+    islands, holes = model.islands, model.holes
     # fidelity: generate at the fractions of the held-out crops, compare with them
     totals = ref["counts"][:n_gen]
     start = time.perf_counter()
@@ -162,14 +163,16 @@ def export_model(
         generator=torch.Generator().manual_seed(seed),
     )
     raw = mat.to_labels(res.labels)
-    _, gen = next(finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed))
+    _, gen = next(
+        finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed, hole_grid=[holes], kind=mat)
+    )
     seconds = time.perf_counter() - start
     from microgen.metrics.fidelity import descriptors_from_json, subset
 
     n = len(totals)  # compare with the held-out crops the samples were matched to
     ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
     rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
-    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands else rows
+    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands or holes else rows
     baseline = _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng)
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +201,7 @@ def export_model(
             "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
             "polish": polish,
             "islands": islands,
+            "holes": holes,
             "rows": rows,
             "raw_rows": raw_rows,
             "baseline": baseline,
@@ -263,9 +267,23 @@ def _prior_summary(prior: SpectralPrior | None) -> dict | None:
     return {"crop": prior.crop, "crops": PRIOR_CROPS, "bins": len(prior.freqs)} if prior else None
 
 
-def finish_label(sweeps: int, islands: int) -> str:
-    """``"polish 2 sweeps"`` or ``"polish 2 sweeps, islands <= 8 dissolved"``."""
-    return f"polish {sweeps} sweeps" + (f", islands <= {islands} dissolved" if islands else "")
+def finish_label(sweeps: int, islands: int, holes: int = 0) -> str:
+    """``"polish 2 sweeps"``, ``"polish 2 sweeps, islands <= 8 dissolved, holes <= 4 filled"``..."""
+    return (
+        f"polish {sweeps} sweeps"
+        + (f", islands <= {islands} dissolved" if islands else "")
+        + (f", holes <= {holes} filled" if holes else "")
+    )
+
+
+def finish_text(settings: dict) -> str:
+    """:func:`finish_label` of a card's ``sampling`` or ``fidelity`` dict (older cards: no islands
+    or holes)."""
+    return finish_label(settings.get("polish", SWEEPS), settings.get("islands", 0), settings.get("holes", 0))
+
+
+#: how a card explains the columns of its calibration table
+FINISH_LEGEND = "pN iK hM: N polish sweeps, then islands of up to K voxels dissolved, then holes of up to M filled"
 
 
 def _sampling_markdown(sampling: dict) -> list[str]:
@@ -277,7 +295,7 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         "## Sampling defaults",
         "",
         f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), "
-        + finish_label(sampling.get("polish", SWEEPS), sampling.get("islands", 0))
+        + finish_text(sampling)
         + ".",
     ]
     prior = sampling.get("prior")
@@ -291,25 +309,25 @@ def _sampling_markdown(sampling: dict) -> list[str]:
     if cal:
         lines[-1] += (
             f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
-            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; pN iK: N polish "
-            "sweeps, then islands of up to K voxels dissolved):"
+            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
         )
         lines += ["", *calibration_table(cal["scores"])]
     return lines
 
 
 def _short_label(key: str) -> str:
-    """Column label of a finish key: ``p2`` or ``p2 i8``."""
-    sweeps, islands = parse_finish(key)
-    return f"p{sweeps}" + (f" i{islands}" if islands else "")
+    """Row label of a finish key: ``p2``, ``p2 i8``, ``p2 h4`` or ``p2 i8 h4``."""
+    sweeps, islands, holes = parse_finish(key)
+    return f"p{sweeps}" + (f" i{islands}" if islands else "") + (f" h{holes}" if holes else "")
 
 
 def calibration_table(scores: dict) -> list[str]:
-    """Markdown rows of ``scores[sharpness][finish_key]``: one row per sharpness, one column per finish."""
+    """Markdown rows of ``scores[sharpness][finish_key]``: one row per finish, one column per
+    sharpness."""
     keys = list(next(iter(scores.values())))
-    lines = ["| sharpness | " + " | ".join(_short_label(k) for k in keys) + " |"]
-    lines += ["|---" * (len(keys) + 1) + "|"]
-    return lines + [f"| {s} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for s, v in scores.items()]
+    lines = ["| finish | " + " | ".join(f"s {s}" for s in scores) + " |"]
+    lines += ["|---" * (len(scores) + 1) + "|"]
+    return lines + [f"| {_short_label(k)} | " + " | ".join(f"{v[k]:.2f}" for v in scores.values()) + " |" for k in keys]
 
 
 def card_markdown(card: dict) -> str:
@@ -339,8 +357,8 @@ def card_markdown(card: dict) -> str:
         f"{f['sampler']})",
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
-        f"(ratio <= 1.5 passes), after {finish_label(f.get('polish', 0), f.get('islands', 0))} (count-preserving "
-        "speckle and island removal, the defaults); 'raw ratio' is the same samples straight from the "
+        f"(ratio <= 1.5 passes), after {finish_text({'polish': 0, **f})} (count-preserving "
+        "speckle, island and hole removal, the defaults); 'raw ratio' is the same samples straight from the "
         "sampler; 'generated' and 'real' are one summary per set (scalars: mean; lengths: mean in voxels; "
         "two-point: correlation length, the lag where the mean curve falls below 1/e), to show which way "
         "a metric is off.",

@@ -22,9 +22,9 @@ from microgen.engine.sampler import DEFAULT_EVALUATIONS
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 
-from .calibrate import ISLAND_GRID, POLISH_GRID, best_pair, finishes, mean_ratio, parse_finish
+from .calibrate import HOLE_GRID, ISLAND_GRID, POLISH_GRID, best_pair, check_grids, finishes, mean_ratio, parse_finish
 from .data import split_holdout
-from .export import calibration_table, finish_label, fraction_stats, training_summary
+from .export import FINISH_LEGEND, calibration_table, finish_text, fraction_stats, training_summary
 
 #: candidate sharpness values for a dedicated inpainting model
 INPAINT_SHARPNESS_GRID = (1.0, 1.04, 1.08, 1.12)
@@ -43,19 +43,21 @@ def inpainting_fidelity(
     polish: int | None = None,
     sharpness: float | None = None,
     islands: int | None = None,
+    holes: int | None = None,
 ) -> dict:
     """Fill the central ``hole`` square of ``n`` held-out crops and score it (module docstring).
 
-    Returns ``{rows, seconds_per_image, evaluations, polish, islands, sharpness, model, size, hole,
-    n}``; every fill is checked: exact counts inside the hole, context unchanged."""
-    holes = _Holes(model, held, train, size, hole, n, seed)
-    filled, res = holes.fill(model, steps=steps, polish=polish, sharpness=sharpness, islands=islands)
+    Returns ``{rows, seconds_per_image, evaluations, polish, islands, holes, sharpness, model, size,
+    hole, n}``; every fill is checked: exact counts inside the hole, context unchanged."""
+    case = _Holes(model, held, train, size, hole, n, seed)
+    filled, res = case.fill(model, steps=steps, polish=polish, sharpness=sharpness, islands=islands, holes=holes)
     return {
-        "rows": holes.score(filled),
+        "rows": case.score(filled),
         "seconds_per_image": res["seconds"] / n,
         "evaluations": res["evaluations"] // n,
         "polish": res["polish"],
         "islands": res["islands"],
+        "holes": res["holes"],
         "sharpness": res["sharpness"],
         "model": res["model"],
         "size": size,
@@ -76,19 +78,20 @@ def calibrate_inpainting(
     grid=INPAINT_SHARPNESS_GRID,
     polish_grid=POLISH_GRID,
     island_grid=ISLAND_GRID,
+    hole_grid=HOLE_GRID,
 ) -> dict:
-    """Choose the sharpness, polish sweeps and island size of a dedicated inpainting model on the
+    """Choose the sharpness, polish sweeps, island and hole sizes of a dedicated inpainting model on the
     training block, both ways: holes in crops of one half scored against the other half as the natural
     spread, and the reverse; the held-out block plays no part. (Both ways, because a scan need
     not be stationary: Berea's two training halves differ by 18 % in the correlation length of
     64² squares, and one half alone picked too coarse a fill.) Each sharpness fills the same
-    holes once; every finish (polish count, then island size) is applied to those fills (inside
+    holes once; every finish (polish count, island size, hole size) is applied to those fills (inside
     the hole only). Score: the mean fidelity ratio, fractions excluded, averaged over the two
     directions.
 
-    Returns ``{"sharpness", "polish", "islands", "scores", "size", "hole", "n", "steps", "data"}``."""
-    if not grid or not polish_grid or not island_grid:
-        raise ValueError("the sharpness, polish and island grids must not be empty")
+    Returns ``{"sharpness", "polish", "islands", "holes", "scores", "size", "hole", "n", "steps",
+    "data"}``."""
+    check_grids(grid, polish_grid, island_grid, hole_grid)
     half = train.shape[0] // 2
     folds = [
         _Holes(model, train[half:], train[:half], size, hole, n, seed),
@@ -97,18 +100,23 @@ def calibrate_inpainting(
     scores: dict[str, dict[str, float]] = {}
     boundary = model.process.boundary
     for value in grid:
-        raws = [fold.fill(model, steps=steps, polish=0, sharpness=value, islands=0, whole=True)[0] for fold in folds]
+        raws = [
+            fold.fill(model, steps=steps, polish=0, sharpness=value, islands=0, holes=0, whole=True)[0]
+            for fold in folds
+        ]
         per_fold: dict[str, list[float]] = {}
         for fold, raw in zip(folds, raws):
-            for key, images in finishes(raw, fold.phases, polish_grid, island_grid, boundary, seed, ~fold.mask):
+            grids = (fold.phases, polish_grid, island_grid, boundary, seed, ~fold.mask)
+            for key, images in finishes(raw, *grids, hole_grid=hole_grid, kind=fold.kind):
                 per_fold.setdefault(key, []).append(mean_ratio(fold.score([im[fold.square] for im in images])))
         scores[f"{value:g}"] = {key: float(np.mean(v)) for key, v in per_fold.items()}
     best_s, best_f = best_pair(scores)
-    sweeps, islands = parse_finish(best_f)
+    sweeps, islands, holes = parse_finish(best_f)
     return {
         "sharpness": float(best_s),
         "polish": sweeps,
         "islands": islands,
+        "holes": holes,
         "scores": scores,
         "size": size,
         "hole": hole,
@@ -137,7 +145,7 @@ class _Holes:
         self.real = [c[self.square] for c in self.crops]
         self.other = match_by_fraction(self.real, random_crops(train, 4 * n, hole, rng), self.phases)
 
-    def fill(self, model, *, steps, polish, sharpness, islands=None, whole: bool = False) -> tuple[list, dict]:
+    def fill(self, model, *, steps, polish, sharpness, islands=None, holes=None, whole=False) -> tuple[list, dict]:
         """Refill every hole with the real square's counts: the filled squares (or whole crops)."""
         from microgen.inpaint import inpaint
 
@@ -154,6 +162,7 @@ class _Holes:
                 polish=polish,
                 sharpness=sharpness,
                 islands=islands,
+                holes=holes,
             )
             if not np.array_equal(res.images[~self.mask], crop[~self.mask]) or any(
                 (res.images[self.square] == c).sum() != (self.real[i] == c).sum() for c in self.phases
@@ -162,7 +171,9 @@ class _Holes:
             out.append(res.images if whole else res.images[self.square])
             info["seconds"] += res.seconds
             info["evaluations"] += res.evaluations
-            info.update(polish=res.polish, islands=res.islands, sharpness=res.sharpness, model=res.model)
+            info.update(
+                polish=res.polish, islands=res.islands, holes=res.holes, sharpness=res.sharpness, model=res.model
+            )
         return out, info
 
     def score(self, filled) -> list[dict]:
@@ -193,7 +204,7 @@ def export_inpainting_model(
     the :func:`inpainting_fidelity` table measured on the held-out block of ``data[0]``, and the
     same table for the generation model ``compare`` (e.g. the one it was initialised from).
 
-    With ``calibrate``, the sharpness, polish sweeps and island size are first chosen on
+    With ``calibrate``, the sharpness, polish sweeps, island and hole sizes are first chosen on
     ``calibration_n`` holes (default ``n``) per half of the training block
     (:func:`calibrate_inpainting`) and stored: :func:`microgen.inpaint` uses them by default."""
     mat = get_kind(kind)
@@ -213,6 +224,7 @@ def export_inpainting_model(
             "sharpness": cal["sharpness"],
             "polish": cal["polish"],
             "islands": cal["islands"],
+            "holes": cal["holes"],
             "calibration": cal,
         }
     fidelity = inpainting_fidelity(model, held, train, **kw)
@@ -270,7 +282,7 @@ def inpainting_card_markdown(card: dict) -> str:
         "",
         "Filled squares against the real squares they replaced, next to the natural spread (fraction-matched "
         f"{f['hole']}² crops of the training block); ratio <= 1.5 passes. Sampling: {f['evaluations']} network "
-        f"evaluations, sharpness {f['sharpness']:g}, {finish_label(f['polish'], f.get('islands', 0))} inside the "
+        f"evaluations, sharpness {f['sharpness']:g}, {finish_text(f)} inside the "
         "hole; "
         f"{f['seconds_per_image']:.2f} s per crop on {card['speed']['device']}."
         + (f" Last column: the generation model {base['model']} filling the same holes." if base else ""),
@@ -295,10 +307,9 @@ def inpainting_card_markdown(card: dict) -> str:
             "## Sampling defaults",
             "",
             f"Sharpness {sampling['sharpness']:g}, "
-            + finish_label(sampling["polish"], sampling.get("islands", 0))
+            + finish_text(sampling)
             + f": chosen on {cal['n']} {cal['hole']}² holes in {cal['size']}² crops ({cal['steps']} evaluations), "
-            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; pN iK: N polish "
-            "sweeps, then islands of up to K voxels dissolved):",
+            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):",
             "",
             *calibration_table(cal["scores"]),
         ]

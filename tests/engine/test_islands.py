@@ -48,6 +48,39 @@ def test_dissolve_removes_exactly_the_small_islands_and_keeps_all_else(shape, ma
     assert np.array_equal(out[border], im[border])
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    shape=st.sampled_from([(24, 24), (17, 30), (10, 12, 9), (8, 8, 8)]),
+    max_size=st.integers(0, 9),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_face_connectivity_fills_exactly_the_small_holes_of_the_other_phase(shape, max_size, seed):
+    """No-flux, background islands face-connected: they are the holes (2D) or cavities (3D) of the
+    fully connected pore, so the pore's Euler number changes by exactly their number and its
+    components stay; the counts are exact and the border untouched."""
+    im = _blobs(shape, seed, noise=0.04)
+    out, moved = dissolve(im, 0, max_size, boundary="noflux", connectivity="face")
+    assert (out == 1).sum() == (im == 1).sum()
+    lab, n = _components(im == 0, 1)
+    sizes = np.bincount(lab.ravel())[1:]
+    border = np.zeros(shape, bool)
+    for axis in range(im.ndim):
+        border[(slice(None),) * axis + (0,)] = border[(slice(None),) * axis + (-1,)] = True
+    touching = set(np.unique(lab[border])) - {0}
+    small = [i + 1 for i, s in enumerate(sizes) if s <= max_size and i + 1 not in touching]
+    assert moved == sum(sizes[i - 1] for i in small)
+    assert _components(out == 0, 1)[1] == n - len(small)
+    sign = 1 if im.ndim == 2 else -1  # holes count -1 in 2D, cavities +1 in 3D
+    assert euler_number(out == 1) == euler_number(im == 1) + sign * len(small)
+    assert _components(out == 1, im.ndim)[1] == _components(im == 1, im.ndim)[1]
+    assert np.array_equal(out[border], im[border])
+
+
+def test_bad_connectivity_is_refused():
+    with pytest.raises(ValueError, match="full"):
+        dissolve(np.zeros((4, 4), np.uint8), 0, 2, connectivity="diagonal")
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     shape=st.sampled_from([(20, 20), (9, 14), (6, 7, 8)]),
@@ -55,12 +88,13 @@ def test_dissolve_removes_exactly_the_small_islands_and_keeps_all_else(shape, ma
     boundary=st.sampled_from(["periodic", "noflux"]),
     max_size=st.integers(1, 6),
     seed=st.integers(0, 2**31 - 1),
+    connectivity=st.sampled_from(["full", "face"]),
 )
-def test_dissolve_keeps_every_count_and_the_frozen_voxels(shape, phases, boundary, max_size, seed):
+def test_dissolve_keeps_every_count_and_the_frozen_voxels(shape, phases, boundary, max_size, seed, connectivity):
     rng = np.random.default_rng(seed)
     im = rng.integers(0, phases, shape).astype(np.uint8)
     frozen = rng.random(shape) < 0.3
-    out, _ = dissolve(im, 1, max_size, boundary=boundary, frozen=frozen)
+    out, _ = dissolve(im, 1, max_size, boundary=boundary, frozen=frozen, connectivity=connectivity)
     assert np.array_equal(np.bincount(out.ravel(), minlength=phases), np.bincount(im.ravel(), minlength=phases))
     assert np.array_equal(out[frozen], im[frozen])
 

@@ -34,9 +34,10 @@ MODELS = {
     polish=st.sampled_from([0, 1, 2]),
     sharpness=st.sampled_from([None, 0.8, 1.07, 1.5]),
     islands=st.sampled_from([0, 3]),
+    holes=st.sampled_from([0, 2]),
 )
 def test_sample_has_exact_counts_and_one_phase_per_voxel(
-    channels, boundary, h, w, fractions, seed, rule, polish, sharpness, islands
+    channels, boundary, h, w, fractions, seed, rule, polish, sharpness, islands, holes
 ):
     key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
     model = MODELS[key]
@@ -52,10 +53,11 @@ def test_sample_has_exact_counts_and_one_phase_per_voxel(
         polish=polish,
         sharpness=sharpness,
         islands=islands,
+        holes=holes,
     )
     assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
     assert len(res.swapped) == 2 and (polish or not res.swapped.any())
-    assert len(res.dissolved) == 2 and (islands or not res.dissolved.any())
+    assert len(res.dissolved) == 2 and (islands or holes or not res.dissolved.any())
     for b, want in enumerate([totals, totals[::-1][:channels]]):
         for c in range(channels):
             assert (res.labels[b] == c + 1).sum() == want[c]

@@ -25,12 +25,13 @@ def _blobs(shape, seed):
 def test_calibration_scores_every_combination_and_keeps_the_best():
     model = tiny_model(channels=1)
     train = _blobs((8, 24, 24), 0)
-    kw = dict(size=16, n=3, grid=(1.0, 1.3, 0.8), polish_grid=(0, 2), island_grid=(0, 3), steps=6)
+    kw = dict(size=16, n=3, grid=(1.0, 1.3, 0.8), polish_grid=(0, 2), island_grid=(0, 3), hole_grid=(0, 2), steps=6)
     cal = calibrate_sampling(model, train, get_kind("rock"), **kw)
-    finishes_ = {"0", "0+i3", "2", "2+i3"}
+    finishes_ = {"0", "0+h2", "0+i3", "0+i3+h2", "2", "2+h2", "2+i3", "2+i3+h2"}
     assert set(cal["scores"]) == {"1", "1.3", "0.8"} and all(set(v) == finishes_ for v in cal["scores"].values())
     assert all(np.isfinite(x) for v in cal["scores"].values() for x in v.values())
-    assert (f"{cal['sharpness']:g}", finish_key(cal["polish"], cal["islands"])) == best_pair(cal["scores"])
+    chosen = finish_key(cal["polish"], cal["islands"], cal["holes"])
+    assert (f"{cal['sharpness']:g}", chosen) == best_pair(cal["scores"])
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
     assert model.sharpness == 1.0  # the model is not modified
     assert calibrate_sampling(model, train, get_kind("rock"), **kw) == cal  # same seed, same images, same choice
@@ -42,7 +43,12 @@ def test_calibration_needs_candidates():
 
 
 def test_finish_keys_round_trip_and_finishes_apply_polish_then_islands():
-    assert [parse_finish(finish_key(p, k)) for p, k in [(0, 0), (2, 0), (1, 8)]] == [(0, 0), (2, 0), (1, 8)]
+    cases = [(0, 0, 0), (2, 0, 0), (1, 8, 0), (1, 0, 4), (3, 2, 8)]
+    assert [parse_finish(finish_key(*c)) for c in cases] == cases
+    assert finish_key(2, 8, 4) == "2+i8+h4" and finish_key(2, 0, 0) == "2"
+    for bad in ("2+x4", "2+i", "2+h4b"):
+        with pytest.raises(ValueError, match="finish key"):
+            parse_finish(bad)
     images = list(_blobs((3, 20, 20), 1))
     for im in images:
         im[np.random.default_rng(2).random(im.shape) < 0.03] ^= 1
@@ -58,6 +64,25 @@ def test_finish_keys_round_trip_and_finishes_apply_polish_then_islands():
         assert (out["1+i4"][i] == 1).sum() == (im == 1).sum() and np.array_equal(out["1+i4"][i][frozen], im[frozen])
 
 
+def test_finishes_fill_holes_of_the_kind_background_after_the_islands():
+    images = list(_blobs((2, 20, 20), 3))
+    for im in images:
+        im[np.random.default_rng(4).random(im.shape) < 0.05] ^= 1
+    out = dict(finishes(images, [1], [0], [0, 3], "periodic", 0, hole_grid=[0, 3], kind=get_kind("rock")))
+    assert list(out) == ["0", "0+h3", "0+i3", "0+i3+h3"]
+    changed = []
+    for i, im in enumerate(images):
+        islands = dissolve(im, 1, 3, boundary="periodic")[0]
+        assert np.array_equal(out["0+i3"][i], islands)
+        filled = dissolve(islands, 0, 3, boundary="periodic", connectivity="face")[0]
+        assert np.array_equal(out["0+i3+h3"][i], filled)
+        changed.append(not np.array_equal(filled, islands))
+        assert (out["0+h3"][i] == 1).sum() == (im == 1).sum()
+    assert any(changed)  # the grain specks inside the pores were filled
+    with pytest.raises(ValueError, match="kind"):
+        next(finishes(images, [1], [0], [0], "periodic", 0, hole_grid=[2]))
+
+
 def test_islands_are_chosen_only_for_a_clear_gain():
     margin = 1 - ISLAND_MIN_GAIN
     scores = {"1": {"0": 2.0, "2": 1.0, "2+i4": 0.99}, "1.1": {"0": 1.5, "2": 1.2, "2+i4": 1.3}}
@@ -66,3 +91,5 @@ def test_islands_are_chosen_only_for_a_clear_gain():
     assert best_pair(scores) == ("1.1", "2+i4")
     assert best_pair({"1": {"0": 1.2, "1": 0.8}, "1.2": {"0": 0.7, "1": 0.9}}) == ("1.2", "0")  # plain: the minimum
     assert best_pair({"1": {"0+i2": 0.5, "0+i4": 0.4}}) == ("1", "0+i4")  # nothing to fall back to
+    assert best_pair({"1": {"2": 1.0, "2+h4": 0.99}}) == ("1", "2")  # holes alone: the same rule
+    assert best_pair({"1": {"2": 1.0, "2+h4": 0.9}}) == ("1", "2+h4")
