@@ -345,19 +345,18 @@ SAMPLING = [
         help="Sweeps of count-preserving speckle removal after sampling (0: raw model output) "
         f"[default: the model's calibrated value, else {SWEEPS}; inpaint: {SWEEPS}].",
     ),
-    click.option(
-        "--islands",
-        type=click.IntRange(min=0),
-        default=None,
-        help="After the polish, dissolve islands of each particle phase of at most this many voxels, "
-        "keeping every count (0: off) [default: the model's calibrated value, else 0].",
-    ),
-    click.option(
-        "--holes",
-        type=click.IntRange(min=0),
-        default=None,
-        help="Then fill holes of the particle phases (e.g. grain specks inside a pore) of at most "
-        "this many voxels, keeping every count (0: off) [default: the model's calibrated value, else 0].",
+    *(
+        click.option(
+            name,
+            type=click.IntRange(min=0),
+            default=None,
+            help=f"{what} of at most this many voxels, keeping every count (0: off) "
+            "[default: the model's calibrated value, else 0].",
+        )
+        for name, what in (
+            ("--islands", "After the polish, dissolve islands of each particle phase"),
+            ("--holes", "Then fill holes of the particle phases (e.g. grain specks inside a pore)"),
+        )
     ),
     click.option(
         "--sharpness",

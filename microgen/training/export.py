@@ -294,9 +294,7 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         "",
         "## Sampling defaults",
         "",
-        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), "
-        + finish_text(sampling)
-        + ".",
+        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), " + finish_text(sampling) + ".",
     ]
     prior = sampling.get("prior")
     if prior:

@@ -14,6 +14,19 @@ def _components(mask, connectivity):
     return lab, n
 
 
+def _small_inner(mask, connectivity, max_size):
+    """Components of ``mask`` (labels, count, sizes), the no-flux border, and the components of at
+    most ``max_size`` voxels that do not touch it."""
+    lab, n = _components(mask, connectivity)
+    sizes = np.bincount(lab.ravel())[1:]
+    border = np.zeros(mask.shape, bool)
+    for axis in range(mask.ndim):
+        border[(slice(None),) * axis + (0,)] = border[(slice(None),) * axis + (-1,)] = True
+    touching = set(np.unique(lab[border])) - {0}
+    small = [i + 1 for i, s in enumerate(sizes) if s <= max_size and i + 1 not in touching]
+    return n, sizes, border, small
+
+
 def _blobs(shape, seed, noise=0.02):
     rng = np.random.default_rng(seed)
     im = (ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.5).astype(np.uint8)
@@ -34,13 +47,7 @@ def test_dissolve_removes_exactly_the_small_islands_and_keeps_all_else(shape, ma
     out, moved = dissolve(im, 1, max_size, boundary="noflux")
     assert (out == 1).sum() == (im == 1).sum() and out.dtype == im.dtype
     full = im.ndim  # full connectivity for the phase
-    lab, n = _components(im == 1, full)
-    sizes = np.bincount(lab.ravel())[1:]
-    border = np.zeros(shape, bool)
-    for axis in range(im.ndim):
-        border[(slice(None),) * axis + (0,)] = border[(slice(None),) * axis + (-1,)] = True
-    touching = set(np.unique(lab[border])) - {0}
-    small = [i + 1 for i, s in enumerate(sizes) if s <= max_size and i + 1 not in touching]
+    n, sizes, border, small = _small_inner(im == 1, full, max_size)
     assert moved == sum(sizes[i - 1] for i in small)
     assert _components(out == 1, full)[1] == n - len(small)
     assert euler_number(out == 1) == euler_number(im == 1) - len(small)
@@ -61,13 +68,7 @@ def test_face_connectivity_fills_exactly_the_small_holes_of_the_other_phase(shap
     im = _blobs(shape, seed, noise=0.04)
     out, moved = dissolve(im, 0, max_size, boundary="noflux", connectivity="face")
     assert (out == 1).sum() == (im == 1).sum()
-    lab, n = _components(im == 0, 1)
-    sizes = np.bincount(lab.ravel())[1:]
-    border = np.zeros(shape, bool)
-    for axis in range(im.ndim):
-        border[(slice(None),) * axis + (0,)] = border[(slice(None),) * axis + (-1,)] = True
-    touching = set(np.unique(lab[border])) - {0}
-    small = [i + 1 for i, s in enumerate(sizes) if s <= max_size and i + 1 not in touching]
+    n, sizes, border, small = _small_inner(im == 0, 1, max_size)
     assert moved == sum(sizes[i - 1] for i in small)
     assert _components(out == 0, 1)[1] == n - len(small)
     sign = 1 if im.ndim == 2 else -1  # holes count -1 in 2D, cavities +1 in 3D
