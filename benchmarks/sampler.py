@@ -3,6 +3,7 @@
     python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
         [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
         [--trapezoidal 20 40 60 100 200] [--multistep 50 100] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
+        [--islands 0 8] \
         [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
 Every sampler runs on the same model and the same per-image porosities (those of held-out crops of
@@ -12,7 +13,8 @@ resolution, and the fidelity ratio (distance to held-out crops / natural spread 
 sets) of every metric of microgen.metrics; then, per sampler, the mean and standard deviation of
 each ratio over the seeds. Budgets are network evaluations per sample (trapezoidal: two per step).
 With --polish 0 2, every sample is scored raw and after 2 sweeps of microgen.engine.polish (the
-same samples; the polished rows are labelled "+ polish 2").
+same samples; the polished rows are labelled "+ polish 2"); --islands 0 8 adds each polish level
+with islands of up to 8 voxels dissolved ("+ islands 8", microgen.engine.islands).
 
 With --json, results are written after every run and runs already in the file are skipped, so an
 interrupted study resumes; --include adds other result files (read only) to the summary and figure.
@@ -37,6 +39,7 @@ from microgen.engine import (
     TrapezoidalLeaping,
     sample,
 )
+from microgen.engine.islands import dissolve_phases
 from microgen.engine.polish import polish
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
@@ -59,6 +62,9 @@ def main() -> None:
     p.add_argument("--reference-seed", type=int, default=0)
     p.add_argument("--precision", default="float32")
     p.add_argument("--polish", type=int, nargs="*", default=[0], help="polish sweeps to score (0: raw output)")
+    p.add_argument(
+        "--islands", type=int, nargs="*", default=[0], help="island sizes dissolved after each polish (0: none)"
+    )
     p.add_argument(
         "--grids",
         nargs="*",
@@ -106,7 +112,8 @@ def main() -> None:
     for rule, sharpness in [(rule, s) for rule in rules for s in (args.sharpness or [None])]:
         label = repr(rule) + ("" if sharpness is None else f" sharpness {sharpness:g}")
         for seed in args.seeds:
-            names = [label + (f" + polish {k}" if k else "") for k in args.polish]
+            finishes = [(k, i) for k in args.polish for i in args.islands]
+            names = [label + (f" + polish {k}" if k else "") + (f" + islands {i}" if i else "") for k, i in finishes]
             done = {(r["sampler"], r.get("seed", 0)) for r in results}
             if all((name, seed) in done for name in names):
                 continue
@@ -122,16 +129,17 @@ def main() -> None:
             )
             seconds = time.perf_counter() - start
             raw = kind.to_labels(res.labels)
-            for sweeps, name in zip(args.polish, names):
-                images = [
-                    polish(im, sweeps=sweeps, boundary=model.process.boundary, seed=i)[0] for i, im in enumerate(raw)
-                ]
+            boundary = model.process.boundary
+            for (sweeps, size), name in zip(finishes, names):
+                images = [polish(im, sweeps=sweeps, boundary=boundary, seed=i)[0] for i, im in enumerate(raw)]
+                images = [dissolve_phases(im, phases, size, boundary=boundary)[0] for im in images]
                 rows = fidelity_table(images, ref_a, ref_b, phases)
                 rec = {
                     "sampler": name,
                     "seed": seed,
                     "precision": args.precision,
                     "polish": sweeps,
+                    "islands": size,
                     "sharpness": model.sharpness if sharpness is None else sharpness,
                     "evaluations": res.evaluations,
                     "seconds_per_sample": seconds / args.n,
@@ -159,8 +167,7 @@ def main() -> None:
         for row in summary:
             cells = [f"{m:.2f} ± {sd:.2f}" if row["seeds"] > 1 else f"{m:.2f}" for m, sd in row["ratios"].values()]
             print(
-                f"| {row['sampler'].split('(')[0]} {_budget(row['sampler'])}"
-                + (f" + polish {_polish_level(row['sampler'])}" if _polish_level(row["sampler"]) else "")
+                f"| {row['sampler'].split('(')[0]} {_budget(row['sampler'])}{_finish(row['sampler'])}"
                 + f" | {row['evaluations']:,} | "
                 f"{row['seconds_per_sample']:.2f} | {100 * row['moved_fraction']:.1f} % | " + " | ".join(cells) + " |"
             )
@@ -168,14 +175,15 @@ def main() -> None:
         _figure(summary, args.figure)
 
 
-def _polish_level(name: str) -> int:
-    return int(name.rsplit("+ polish ", 1)[1]) if "+ polish " in name else 0
+def _finish(name: str) -> str:
+    """What was done after sampling, as named in a row: ``" + polish 2 + islands 8"`` or ``""``."""
+    return name[name.index(" + ") :] if " + " in name else ""
 
 
 def _budget(name: str) -> str:
     """The defining argument of a step rule's repr, e.g. ``eps=0.1`` or ``steps=50``, with its time
     grid where it is not the default log grid of power 1."""
-    name = name.split(" + polish ")[0]
+    name = name.split(" + ")[0]
     args = dict(a.split("=") for a in name.split("(")[1].split(")")[0].split(", "))
     budget = name.split("(")[1].split(",")[0].rstrip(")")
     grid = (args.get("grid", "'log'").strip("'"), args.get("power", "1.0"))
@@ -210,9 +218,7 @@ def _summarise(results: list[dict]) -> list[dict]:
                 },
             }
         )
-    return sorted(
-        out, key=lambda row: (row["sampler"].split("(")[0], _polish_level(row["sampler"]), row["evaluations"])
-    )
+    return sorted(out, key=lambda row: (row["sampler"].split("(")[0], _finish(row["sampler"]), row["evaluations"]))
 
 
 def _figure(summary: list[dict], filename: str) -> None:
@@ -223,10 +229,10 @@ def _figure(summary: list[dict], filename: str) -> None:
 
     metrics = list(summary[0]["ratios"])
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.2), constrained_layout=True, sharey=True)
-    levels = sorted({_polish_level(r["sampler"]) for r in summary})
+    levels = sorted({_finish(r["sampler"]) for r in summary})
     for ax, metric in zip(np.atleast_1d(axes), metrics):
         for (family, (marker, style)), level in ((f, lv) for f in FAMILIES.items() for lv in levels):
-            rows = [r for r in summary if r["sampler"].startswith(family) and _polish_level(r["sampler"]) == level]
+            rows = [r for r in summary if r["sampler"].startswith(family) and _finish(r["sampler"]) == level]
             if rows:
                 ax.errorbar(
                     [r["evaluations"] for r in rows],
@@ -235,7 +241,7 @@ def _figure(summary: list[dict], filename: str) -> None:
                     marker=marker,
                     ls=style,
                     capsize=2,
-                    label=family + (f" + polish {level}" if level else ""),
+                    label=family + level,
                     mfc="none" if level else None,
                 )
         ax.set_xscale("log")

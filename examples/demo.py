@@ -69,14 +69,15 @@ def main() -> None:
             "polish sweeps (count-preserving speckle removal)": res.polish,
             "voxel pairs swapped by polish": res.swapped,
             "islands dissolved (up to voxels)": res.islands,
-            "voxels moved by island dissolution": res.dissolved,
+            "holes filled (up to voxels)": res.holes,
+            "voxels moved by island and hole dissolution": res.dissolved,
         },
     )
     print(f"pore voxels per image: {got}, exactly floor(porosity * {size * size} + 0.5) = {want}")
     print(
         f"{seconds:.1f} s for {n} images, {res.evaluations} network evaluations ({res.sampler}), "
         f"polish {res.polish} sweeps ({sum(res.swapped)} voxel pairs swapped), islands of up to "
-        f"{res.islands} voxels dissolved ({sum(res.dissolved)} voxels moved)"
+        f"{res.islands} voxels dissolved and holes of up to {res.holes} filled ({sum(res.dissolved)} voxels moved)"
     )
     for r in report["rows"]:
         print(
