@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from microgen.engine import DSDModel, sample
-from microgen.engine.islands import dissolve_phases
+from microgen.engine.islands import dissolve, dissolve_phases
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
@@ -124,21 +124,13 @@ def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=No
             for i, im in enumerate(images)
         ]
         for size in island_grid:
+            # islands once per size; each hole size then starts from that (the sampler's order)
+            dissolved = [dissolve_phases(im, phases, size, boundary=boundary, frozen=frozen)[0] for im in polished]
             for holes in hole_grid:
-                out = polished
-                if size or holes:
-                    out = [
-                        dissolve_phases(
-                            im,
-                            phases,
-                            size,
-                            boundary=boundary,
-                            frozen=frozen,
-                            holes=holes,
-                            background=kind.background if holes else 0,
-                        )[0]
-                        for im in polished
-                    ]
+                out = dissolved
+                if holes:
+                    face = dict(boundary=boundary, frozen=frozen, connectivity="face")
+                    out = [dissolve(im, kind.background, holes, **face)[0] for im in dissolved]
                 yield finish_key(sweeps, size, holes), out
 
 
