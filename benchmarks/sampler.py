@@ -39,10 +39,9 @@ from microgen.engine import (
     TrapezoidalLeaping,
     sample,
 )
-from microgen.engine.islands import dissolve_phases
-from microgen.engine.polish import polish
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
+from microgen.training.calibrate import finishes as finish_images
 from microgen.training.data import split_holdout
 
 FAMILIES = {"Binomial": ("s", ":"), "Poisson": ("o", "--"), "Trapezoidal": ("D", "-"), "Multistep": ("^", "-.")}
@@ -129,10 +128,8 @@ def main() -> None:
             )
             seconds = time.perf_counter() - start
             raw = kind.to_labels(res.labels)
-            boundary = model.process.boundary
-            for (sweeps, size), name in zip(finishes, names):
-                images = [polish(im, sweeps=sweeps, boundary=boundary, seed=i)[0] for i, im in enumerate(raw)]
-                images = [dissolve_phases(im, phases, size, boundary=boundary)[0] for im in images]
+            finished = finish_images(list(raw), phases, args.polish, args.islands, model.process.boundary, 0)
+            for (sweeps, size), name, (_, images) in zip(finishes, names, finished):  # the same order
                 rows = fidelity_table(images, ref_a, ref_b, phases)
                 rec = {
                     "sampler": name,

@@ -121,9 +121,22 @@ def dissolve_phases(
         labels, n = dissolve(labels, phase, max_size, boundary=boundary, frozen=frozen)
         moved += n
     if holes:
-        labels, n = dissolve(labels, background, holes, boundary=boundary, frozen=frozen, connectivity="face")
+        labels, n = fill_holes(labels, background, holes, boundary=boundary, frozen=frozen)
         moved += n
     return labels, moved
+
+
+def fill_holes(
+    labels: np.ndarray,
+    background: int,
+    max_size: int,
+    *,
+    boundary: str = "periodic",
+    frozen: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Fill the holes of the other phases with at most ``max_size`` voxels: :func:`dissolve` the
+    face-connected islands of ``background`` (module docstring; 0 returns a copy)."""
+    return dissolve(labels, background, max_size, boundary=boundary, frozen=frozen, connectivity="face")
 
 
 def _components(mask: np.ndarray, periodic: bool, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -281,4 +294,4 @@ def _shift(mask: np.ndarray, step: int, axis: int, periodic: bool) -> np.ndarray
     return out
 
 
-__all__ = ["CONNECTIVITIES", "check_max_size", "dissolve", "dissolve_phases", "is_simple"]
+__all__ = ["CONNECTIVITIES", "check_max_size", "dissolve", "dissolve_phases", "fill_holes", "is_simple"]

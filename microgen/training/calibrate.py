@@ -4,14 +4,15 @@ A model that is not fully trained predicts reverse rates that are too even: hops
 material should gather are not likely enough, and the generated structure comes out finer than
 the real one (smaller pores, more interface). :func:`microgen.engine.sharpen` raises the
 per-particle rates to a power, :func:`microgen.engine.polish.polish` removes one-voxel speckle and
-:func:`microgen.engine.islands.dissolve` removes islands and fills holes of a few voxels; they interact (a sharper
-sampler leaves less speckle, and polishing a clean image coarsens it), so this module picks them
-together. Each sharpness value generates the same images (same seed, same counts: the counts of
-crops from one half of the training block); each finish (polish sweeps, then islands up to a
-size dissolved, then holes up to a size filled) is applied to those images; every combination is
-scored against the crops, with crops of the other half as the natural spread. The score is the
-mean fidelity ratio over the morphology metrics (fractions excluded: they are exact by
-construction). The held-out block, on which model cards report fidelity, plays no part.
+:func:`microgen.engine.islands.dissolve` removes islands and fills holes of a few voxels; they
+interact (a sharper sampler leaves less speckle, and polishing a clean image coarsens it), so this
+module picks them together. Each sharpness value generates the same images (same seed, same
+counts: the counts of crops from one half of the training block); each finish (polish sweeps,
+then islands up to a size dissolved, then holes up to a size filled) is applied to those images;
+every combination is scored against the crops, with crops of the other half as the natural
+spread. The score is the mean fidelity ratio over the morphology metrics (fractions excluded: they
+are exact by construction). The held-out block, on which model cards report fidelity, plays no
+part.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from microgen.engine import DSDModel, sample
-from microgen.engine.islands import dissolve, dissolve_phases
+from microgen.engine.islands import dissolve_phases, fill_holes
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
@@ -129,8 +130,7 @@ def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=No
             for holes in hole_grid:
                 out = dissolved
                 if holes:
-                    face = dict(boundary=boundary, frozen=frozen, connectivity="face")
-                    out = [dissolve(im, kind.background, holes, **face)[0] for im in dissolved]
+                    out = [fill_holes(im, kind.background, holes, boundary=boundary, frozen=frozen)[0] for im in out]
                 yield finish_key(sweeps, size, holes), out
 
 

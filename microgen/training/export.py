@@ -267,19 +267,15 @@ def _prior_summary(prior: SpectralPrior | None) -> dict | None:
     return {"crop": prior.crop, "crops": PRIOR_CROPS, "bins": len(prior.freqs)} if prior else None
 
 
-def finish_label(sweeps: int, islands: int, holes: int = 0) -> str:
-    """``"polish 2 sweeps"``, ``"polish 2 sweeps, islands <= 8 dissolved, holes <= 4 filled"``..."""
+def finish_text(settings: dict) -> str:
+    """The finish of a card's ``sampling`` or ``fidelity`` dict: ``"polish 2 sweeps"``, ``"polish 2
+    sweeps, islands <= 8 dissolved, holes <= 4 filled"``... (older cards: no islands or holes)."""
+    islands, holes = settings.get("islands", 0), settings.get("holes", 0)
     return (
-        f"polish {sweeps} sweeps"
+        f"polish {settings.get('polish', SWEEPS)} sweeps"
         + (f", islands <= {islands} dissolved" if islands else "")
         + (f", holes <= {holes} filled" if holes else "")
     )
-
-
-def finish_text(settings: dict) -> str:
-    """:func:`finish_label` of a card's ``sampling`` or ``fidelity`` dict (older cards: no islands
-    or holes)."""
-    return finish_label(settings.get("polish", SWEEPS), settings.get("islands", 0), settings.get("holes", 0))
 
 
 #: how a card explains the columns of its calibration table
