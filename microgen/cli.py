@@ -709,6 +709,14 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     help="Measure the data's large-scale spectra and sample from the spectral prior (--no-prior: uniform start).",
 )
 @click.option(
+    "--protocol",
+    type=(int, int),
+    default=None,
+    metavar="SIZE N",
+    help="Also measure fidelity and speed with N generated SIZE² images against N held-out crops "
+    "(the models' acceptance protocol: 256 32); a second table in the card.",
+)
+@click.option(
     "--hole",
     type=int,
     default=None,
@@ -735,6 +743,7 @@ def export_cmd(
     calibration_n,
     calibration_grid,
     prior,
+    protocol,
     hole,
     compare,
 ) -> None:
@@ -786,6 +795,10 @@ def export_cmd(
         return
     if hole is not None or compare is not None:
         raise click.BadParameter("--hole and --compare apply to inpainting runs (trained with --holes)")
+    if protocol is not None and (protocol[0] < 8 or protocol[1] < 1):
+        raise click.BadParameter(
+            f"SIZE must be >= 8 and N >= 1, got {protocol[0]} {protocol[1]}", param_hint="--protocol"
+        )
 
     card = export_model(
         Path(run),
@@ -803,6 +816,7 @@ def export_cmd(
         calibration_n=calibration_n,
         calibration_grid=grid,
         prior=prior,
+        protocol=protocol,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     click.echo(

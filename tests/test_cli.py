@@ -99,10 +99,17 @@ def test_train_resume_and_export(tmp_path):
             "6",
             "--calibration-grid",
             "1,1.1",
+            "--protocol",
+            "16",
+            "3",
         ],
     )
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    protocol = card["fidelity_issue_protocol"]  # the second table: 3 generated 16² images vs 3 held-out crops
+    assert protocol["size"] == 16 and protocol["generated"] == 3 and card["speed_issue_protocol"]["batch"] == 3
+    assert {r["metric"] for r in protocol["rows"]} == {r["metric"] for r in card["fidelity"]["rows"]}
+    assert protocol["polish"] == card["fidelity"]["polish"] and protocol["baseline"]["rows"]
     assert card["training"]["steps"] == 6 and card["fidelity"]["rows"]
     baseline = card["fidelity"]["baseline"]
     assert baseline["name"] == "blobs" and str(baseline["blobiness"]) in baseline["tuning_two_point_distance"]
@@ -120,6 +127,14 @@ def test_train_resume_and_export(tmp_path):
     assert f"sharpness {sampling['sharpness']:g}" in card["fidelity"]["sampler"] and "## Sampling defaults" in md
     row = card["fidelity"]["rows"][0]  # generated and real summaries, side by side in the table
     assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
+    assert "## Fidelity at the issue's protocol (3 generated 16² images" in md and "## Speed at 16²" in md
+    row = protocol["rows"][1]
+    assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
+    export = ["export", str(tmp_path / "run"), "--data", str(data), "--kind", "rock", "--name", "t", "--size", "16"]
+    for bad, message in ((["64", "2"], "held-out block"), (["16", "0"], "N >= 1")):
+        res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--protocol", *bad])
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert not (tmp_path / "bad").exists()
 
 
 def test_bad_training_input_exits_2(tmp_path):

@@ -94,6 +94,7 @@ def export_model(
     calibration_n: int = 16,
     calibration_grid=SHARPNESS_GRID,
     prior: bool = True,
+    protocol: tuple[int, int] | None = None,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
@@ -109,7 +110,12 @@ def export_model(
 
     With ``prior``, the data's large-scale spectra are measured on training-block crops
     (:func:`measure_prior`) and stored first, so calibration, fidelity and users sample from the
-    spectral prior (:mod:`microgen.engine.prior`)."""
+    spectral prior (:mod:`microgen.engine.prior`).
+
+    ``protocol=(side, n)`` measures fidelity and speed a second time with ``n`` generated images of
+    ``side``² against held-out crops of that size (the acceptance protocol of the rock and cathode
+    models: 32 x 256²), stored as the card's ``fidelity_issue_protocol`` and
+    ``speed_issue_protocol``."""
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -119,10 +125,13 @@ def export_model(
     stats = fraction_stats(train, mat.particle_labels, crop, 1000, rng)
     ranges = {mat.phases[c]: [s["min"], s["max"]] for c, s in stats.items()}
     phases = list(mat.particle_labels)
+    if protocol is not None and (protocol[1] < 1 or not crop_axes(held.shape, protocol[0])):
+        raise ValueError(f"protocol needs n >= 1 and a side the held-out block {held.shape} can be cropped at")
+    crops = {s: n_ref for s in (size, *reference_sizes) if s == size or crop_axes(held.shape, s)}
+    if protocol is not None:
+        crops[protocol[0]] = max(n_ref, protocol[1])
     sets = [
-        reference_statistics(train, held, phases, s, n_ref, rng, diffusivity=mat.transport_phase)
-        for s in dict.fromkeys((size, *reference_sizes))
-        if s == size or crop_axes(held.shape, s)
+        reference_statistics(train, held, phases, s, n, rng, diffusivity=mat.transport_phase) for s, n in crops.items()
     ]
     ref = sets[0]
     if prior and model.ndim == 2:  # measured on 2D crops
@@ -150,30 +159,13 @@ def export_model(
     if polish is None:
         polish = model.polish_sweeps
     islands, holes = model.islands, model.holes
-    # fidelity: generate at the fractions of the held-out crops, compare with them
-    totals = ref["counts"][:n_gen]
-    start = time.perf_counter()
-    rule, precision = make_sampler(DEFAULT_SAMPLER, steps), resolve_precision("auto", model.device)
-    res = sample(
-        model,
-        totals,
-        (size, size),
-        sampler=rule,
-        precision=precision,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    raw = mat.to_labels(res.labels)
-    _, gen = next(
-        finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed, hole_grid=[holes], kind=mat)
-    )
-    seconds = time.perf_counter() - start
-    from microgen.metrics.fidelity import descriptors_from_json, subset
-
-    n = len(totals)  # compare with the held-out crops the samples were matched to
-    ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
-    rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
-    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands or holes else rows
-    baseline = _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng)
+    fidelity, speed = _measure(model, mat, train, ref, n_gen, steps, (polish, islands, holes), seed, n_ref, rng)
+    extra = {}
+    if protocol is not None:
+        at = next(r for r in sets if r["size"] == protocol[0])
+        extra["fidelity_issue_protocol"], extra["speed_issue_protocol"] = _measure(
+            model, mat, train, at, protocol[1], steps, (polish, islands, holes), seed, n_ref, rng
+        )
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
     model.save(out)
@@ -194,31 +186,66 @@ def export_model(
             **model.meta.get("sampling", {"sharpness": model.sharpness}),
             "prior": _prior_summary(model.spectral_prior),
         },
-        "fidelity": {
-            "size": size,
-            "generated": len(totals),
-            "reference_crops": n_ref,
-            "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
-            "polish": polish,
-            "islands": islands,
-            "holes": holes,
-            "rows": rows,
-            "raw_rows": raw_rows,
-            "baseline": baseline,
-        },
-        "speed": {
-            "device": f"CPU {platform.machine()} x{torch.get_num_threads()} threads",
-            "batch": len(totals),
-            "size": size,
-            "seconds_per_sample": seconds / len(totals),
-            "evaluations": res.evaluations,
-            "collision_moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
-        },
+        "fidelity": fidelity,
+        "speed": speed,
         "weights_mb": round((out / "model.safetensors").stat().st_size / 2**20, 2),
+        **extra,
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
     (out / "card.md").write_text(card_markdown(card))
     return card
+
+
+def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int, n_ref: int, rng):
+    """The card's ``fidelity`` and ``speed`` entries: ``n`` images generated at the pore (phase)
+    counts of the held-out crops of reference set ``ref`` (its ``size``), finished with
+    ``finish = (polish, islands, holes)``, scored against those crops, beside the raw sampler
+    output and (two-phase media) tuned Gaussian blobs."""
+    from microgen.metrics.fidelity import descriptors_from_json, subset
+
+    polish, islands, holes = finish
+    size, phases = ref["size"], list(mat.particle_labels)
+    totals = ref["counts"][:n]
+    start = time.perf_counter()
+    rule, precision = make_sampler(DEFAULT_SAMPLER, steps), resolve_precision("auto", model.device)
+    res = sample(
+        model,
+        totals,
+        (size, size),
+        sampler=rule,
+        precision=precision,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    raw = mat.to_labels(res.labels)
+    _, gen = next(
+        finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed, hole_grid=[holes], kind=mat)
+    )
+    seconds = time.perf_counter() - start
+    n = len(totals)  # compare with the held-out crops the samples were matched to
+    ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
+    rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
+    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands or holes else rows
+    fidelity = {
+        "size": size,
+        "generated": n,
+        "reference_crops": max(n, n_ref),
+        "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
+        "polish": polish,
+        "islands": islands,
+        "holes": holes,
+        "rows": rows,
+        "raw_rows": raw_rows,
+        "baseline": _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng),
+    }
+    speed = {
+        "device": f"CPU {platform.machine()} x{torch.get_num_threads()} threads",
+        "batch": n,
+        "size": size,
+        "seconds_per_sample": seconds / n,
+        "evaluations": res.evaluations,
+        "collision_moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
+    }
+    return fidelity, speed
 
 
 def training_summary(training: dict) -> dict:
@@ -344,10 +371,31 @@ def card_markdown(card: dict) -> str:
     ]
     for p, s in card["fractions_training_crops"].items():
         lines.append(f"| {p} | {s['mean']:.4f} | {s['std']:.4f} | {s['min']:.4f} | {s['max']:.4f} |")
-    f = card["fidelity"]
-    lines += [
+    lines += _fidelity_markdown(card["fidelity"], "Fidelity")
+    lines += _sampling_markdown(card.get("sampling") or {})
+    lines += _speed_markdown(card["speed"], "Speed")
+    if "fidelity_issue_protocol" in card:
+        lines += _fidelity_markdown(card["fidelity_issue_protocol"], "Fidelity at the issue's protocol")
+        lines += _speed_markdown(card["speed_issue_protocol"], f"Speed at {card['speed_issue_protocol']['size']}²")
+    return "\n".join(lines + [""])
+
+
+def _speed_markdown(s: dict, heading: str) -> list[str]:
+    return [
         "",
-        f"## Fidelity ({f['generated']} generated {f['size']}² images vs {f['reference_crops']} held-out crops; "
+        f"## {heading}",
+        "",
+        f"{s['seconds_per_sample']:.2f} s per {s['size']}² sample (batch {s['batch']}, "
+        f"{s['evaluations']} network evaluations) on {s['device']}; collision resolution moved "
+        f"{100 * s['collision_moved_fraction']:.2f} % of particles.",
+    ]
+
+
+def _fidelity_markdown(f: dict, heading: str) -> list[str]:
+    """A card's fidelity section: the table of :func:`_measure`'s rows, raw ratios and blobs."""
+    lines = [
+        "",
+        f"## {heading} ({f['generated']} generated {f['size']}² images vs {f['reference_crops']} held-out crops; "
         f"{f['sampler']})",
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
@@ -387,15 +435,4 @@ def card_markdown(card: dict) -> str:
             closer = "tie" if r["distance"] == b["distance"] else "yes" if r["distance"] < b["distance"] else "no"
             line += f" {b['ratio']:.2f} | {closer} |"
         lines.append(line)
-    lines += _sampling_markdown(card.get("sampling") or {})
-    s = card["speed"]
-    lines += [
-        "",
-        "## Speed",
-        "",
-        f"{s['seconds_per_sample']:.2f} s per {s['size']}² sample (batch {s['batch']}, "
-        f"{s['evaluations']} network evaluations) on {s['device']}; collision resolution moved "
-        f"{100 * s['collision_moved_fraction']:.2f} % of particles.",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
