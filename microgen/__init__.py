@@ -15,6 +15,7 @@ def __getattr__(name: str):
         return validate
     raise AttributeError(f"module 'microgen' has no attribute {name!r}")
 
+
 __all__ = [
     "__version__",
     "generate",

@@ -17,7 +17,14 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.islands import check_max_size
 from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, check_sharpness, make_sampler, resolve_prior
+from microgen.engine.sampler import (
+    DEFAULT_EVALUATIONS,
+    DEFAULT_SAMPLER,
+    batch_chunks,
+    check_sharpness,
+    make_sampler,
+    resolve_prior,
+)
 
 log = logging.getLogger(__name__)
 
@@ -329,8 +336,15 @@ def _run(model, totals, shape, step_rule, generator, *, progress=False, label=No
 
         bar = Progress(transient=True)
         bar.start()
-        task = bar.add_task("sampling", total=1.0)
-        callback = lambda t, evals: bar.update(task, completed=1.0 - t)  # noqa: E731
+        task = bar.add_task("sampling", total=float(len(batch_chunks(len(totals), shape, model.device))))
+        last = {"t": 1.0, "done": 0}
+
+        def callback(t, evaluations):
+            if t > last["t"]:  # the next chunk of the batch starts again from t = 1
+                last["done"] += 1
+            last["t"] = t
+            bar.update(task, completed=last["done"] + 1.0 - t)
+
     try:
         res = sample(
             model, totals, shape, sampler=step_rule, generator=generator, callback=callback, label=labels, **options

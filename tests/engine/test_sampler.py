@@ -6,8 +6,11 @@ from hypothesis import strategies as st
 
 from microgen.engine import (
     BinomialTauLeaping,
+    DSDModel,
     MultistepLeaping,
     PoissonLeaping,
+    ProcessConfig,
+    Schedule,
     TrapezoidalLeaping,
     resolve_collisions,
     sample,
@@ -281,3 +284,42 @@ def test_sampling_runs_in_inference_mode():
         callback=lambda t, evals: seen.append(torch.is_inference_mode_enabled()),
     )
     assert seen and all(seen)  # no autograd bookkeeping around the network calls
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_batch_too_large_for_one_cpu_call_is_its_chunks_sampled_in_turn(monkeypatch, rule):
+    from microgen.engine.network import NetworkConfig
+    from microgen.engine.sampler import batch_chunks
+
+    torch.manual_seed(1)
+    net = NetworkConfig(channels=2, ndim=2, width=8, mults=[1, 2], blocks=1, num_classes=3)
+    model = DSDModel(net, ProcessConfig(r=20.0, schedule=Schedule("power", 50, 3.0))).eval()
+    with torch.no_grad():  # the output layer starts at zero: make the rates depend on image and class
+        model.net.conv_out.weight.normal_(0, 0.3)
+    totals = np.array([[5, 3], [9, 1], [2, 2], [7, 0], [4, 4]])
+    label = torch.tensor([0, 1, 2, 0, 1])
+    assert batch_chunks(5, (8, 8), "cpu") == [slice(0, 5)] and batch_chunks(500, (8, 8), "cuda") == [slice(0, 500)]
+    monkeypatch.setattr(sampler_module, "CPU_CHUNK_VOXELS", 2 * 8 * 8 + 7)  # two 8² images per network call
+    chunks = batch_chunks(5, (8, 8), "cpu")
+    assert chunks == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    options = {"sampler": rule, "polish": 1, "islands": 2, "holes": 1}
+    seen = []
+    whole = sample(
+        model,
+        totals,
+        (8, 8),
+        generator=torch.Generator().manual_seed(7),
+        label=label,
+        callback=lambda t, evaluations: seen.append(t),
+        **options,
+    )
+    generator = torch.Generator().manual_seed(7)
+    parts = [sample(model, totals[c], (8, 8), generator=generator, label=label[c], **options) for c in chunks]
+    np.testing.assert_array_equal(whole.labels, np.concatenate([p.labels for p in parts]))
+    np.testing.assert_array_equal(whole.counts, np.concatenate([p.counts for p in parts]))
+    for name in ("moved", "swapped", "dissolved"):
+        np.testing.assert_array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts]))
+    assert whole.evaluations == max(p.evaluations for p in parts)
+    assert sum(b > a for a, b in zip(seen, seen[1:])) == len(chunks) - 1  # each chunk runs from t = 1 again
+    for image, want in zip(whole.labels, totals):
+        assert [int((image == c).sum()) for c in (1, 2)] == list(want)
