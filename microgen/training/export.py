@@ -16,7 +16,7 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
 from microgen.engine.prior import SpectralPrior
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler, resolve_prior
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, batch_chunks, make_sampler, resolve_prior
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -237,9 +237,10 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         "raw_rows": raw_rows,
         "baseline": _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng),
     }
+    first = batch_chunks(n, (size, size), model.device)[0]
     speed = {
         "device": f"CPU {platform.machine()} x{torch.get_num_threads()} threads",
-        "batch": n,
+        "batch": first.stop - first.start,  # images per network call
         "size": size,
         "seconds_per_sample": seconds / n,
         "evaluations": res.evaluations,
