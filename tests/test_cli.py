@@ -118,6 +118,8 @@ def test_train_resume_and_export(tmp_path):
     assert "closer than blobs" in md
     sampling = card["sampling"]  # calibrated on training crops, stored with the model, used by default
     assert set(sampling["calibration"]["scores"]) == {"1", "1.1"}
+    assert set(sampling["calibration"]["ratios"]) == {"1", "1.1"}  # per metric, in the card only
+    assert "ratios" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
     # the data's large-scale spectra, measured on training crops (32² is the largest that fits)

@@ -62,8 +62,9 @@ def calibrate_sampling(
     train : the training label volume (3D) or image stack; split in two halves along axis 0
     kind : the material kind (``microgen.domains`` ``MaterialKind``) of its labels
 
-    Returns ``{"sharpness", "polish", "islands", "holes", "scores", "size", "n", "steps", "data"}``
-    (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean ratio).
+    Returns ``{"sharpness", "polish", "islands", "holes", "scores", "ratios", "size", "n", "steps",
+    "data"}`` (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean
+    ratio, ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of).
     """
     check_grids(grid, polish_grid, island_grid, hole_grid)
     rng = np.random.default_rng(seed)
@@ -74,6 +75,7 @@ def calibrate_sampling(
     totals = [[int((im == p).sum()) for p in phases] for im in target]
     precision = resolve_precision("auto", model.device)
     scores: dict[str, dict[str, float]] = {}
+    ratios: dict[str, dict[str, dict[str, float]]] = {}  # per metric, to judge other objectives later
     for value in grid:
         res = sample(
             model,
@@ -85,12 +87,14 @@ def calibrate_sampling(
             sharpness=value,
         )
         raw = kind.to_labels(res.labels)
-        scores[f"{value:g}"] = {
-            key: mean_ratio(fidelity_table(describe(images, phases), want, other, phases))
+        tables = {
+            key: fidelity_table(describe(images, phases), want, other, phases)
             for key, images in finishes(
                 raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
             )
         }
+        scores[f"{value:g}"] = {key: mean_ratio(rows) for key, rows in tables.items()}
+        ratios[f"{value:g}"] = {key: scored_ratios(rows) for key, rows in tables.items()}
     best_s, best_f = best_pair(scores)
     sweeps, islands, holes = parse_finish(best_f)
     return {
@@ -99,6 +103,7 @@ def calibrate_sampling(
         "islands": islands,
         "holes": holes,
         "scores": scores,
+        "ratios": ratios,
         "size": size,
         "n": len(totals),
         "steps": steps,
@@ -151,10 +156,20 @@ def parse_finish(key: str) -> tuple[int, int, int]:
     return int(sweeps), sizes["i"], sizes["h"]
 
 
+def scored_ratios(rows) -> dict[str, float]:
+    """The ratios a calibration scores, by metric: the finite ones, fractions left out (exact by
+    construction)."""
+    return {
+        r["metric"]: float(r["ratio"])
+        for r in rows
+        if not r["metric"].startswith("fraction") and np.isfinite(r["ratio"])
+    }
+
+
 def mean_ratio(rows) -> float:
-    """The calibration score of a fidelity table: the mean finite ratio, fractions left out
-    (exact by construction); ``inf`` if none."""
-    ratios = [r["ratio"] for r in rows if not r["metric"].startswith("fraction") and np.isfinite(r["ratio"])]
+    """The calibration score of a fidelity table: the mean of its :func:`scored_ratios`; ``inf``
+    if none."""
+    ratios = list(scored_ratios(rows).values())
     return float(np.mean(ratios)) if ratios else float("inf")
 
 

@@ -154,7 +154,7 @@ def export_model(
             "polish": cal["polish"],
             "islands": cal["islands"],
             "holes": cal["holes"],
-            "calibration": cal,
+            "calibration": {k: v for k, v in cal.items() if k != "ratios"},  # per metric: in the card only
         }
     if polish is None:
         polish = model.polish_sweeps
@@ -184,6 +184,7 @@ def export_model(
         "fractions_range": ranges,
         "sampling": {
             **model.meta.get("sampling", {"sharpness": model.sharpness}),
+            **({"calibration": cal} if calibrate else {}),
             "prior": _prior_summary(model.spectral_prior),
         },
         "fidelity": fidelity,

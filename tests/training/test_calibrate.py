@@ -30,6 +30,16 @@ def test_calibration_scores_every_combination_and_keeps_the_best():
     finishes_ = {"0", "0+h2", "0+i3", "0+i3+h2", "2", "2+h2", "2+i3", "2+i3+h2"}
     assert set(cal["scores"]) == {"1", "1.3", "0.8"} and all(set(v) == finishes_ for v in cal["scores"].values())
     assert all(np.isfinite(x) for v in cal["scores"].values() for x in v.values())
+    for s, by_finish in cal["ratios"].items():  # the score is the mean of the stored per-metric ratios
+        for key, ratios in by_finish.items():
+            assert set(ratios) == {
+                "two_point[1]",
+                "chord_length[1]",
+                "euler_density[1]",
+                "local_thickness[1]",
+                "interface[0-1]",
+            }
+            assert np.mean(list(ratios.values())) == pytest.approx(cal["scores"][s][key])
     chosen = finish_key(cal["polish"], cal["islands"], cal["holes"])
     assert (f"{cal['sharpness']:g}", chosen) == best_pair(cal["scores"])
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
