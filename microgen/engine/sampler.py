@@ -399,6 +399,20 @@ def sharpen(rates: torch.Tensor, r: float, sharpness: float) -> torch.Tensor:
     return (rates / r).pow(sharpness).mul_(r)
 
 
+#: on CPU, :func:`sample` runs a batch in network calls of at most this many voxels: beyond it a
+#: call costs more per image (cache and memory traffic; berea, 256², one thread: 190-198 ms per
+#: image with 2 to 8 images per call, 344 ms with 16; docs/performance.md)
+CPU_CHUNK_VOXELS = 2**19
+
+
+def batch_chunks(batch: int, shape, device) -> list[slice]:
+    """The slices of a batch of ``batch`` images of ``shape`` that :func:`sample` runs one after
+    the other: the whole batch on a GPU, at most :data:`CPU_CHUNK_VOXELS` voxels each on CPU."""
+    device = torch.device(device)
+    per = batch if device.type != "cpu" else max(1, CPU_CHUNK_VOXELS // int(np.prod(shape)))
+    return [slice(i, min(i + per, batch)) for i in range(0, batch, per)] or [slice(0, 0)]
+
+
 @torch.inference_mode()
 def sample(
     model,
@@ -470,76 +484,37 @@ def sample(
     the other, from the same ``generator``): larger network calls cost more per image there.
     ``evaluations`` and ``steps`` of the result are then those of one chunk (the most of any).
     """
-    options = {
-        "sampler": sampler,
-        "generator": generator,
-        "frozen": frozen,
-        "fixed": fixed,
-        "exclusive": exclusive,
-        "t_end": t_end,
-        "precision": precision,
-        "polish": polish,
-        "islands": islands,
-        "holes": holes,
-        "sharpness": sharpness,
-        "prior": prior,
-        "max_evaluations": max_evaluations,
-        "callback": callback,
-    }
     shape = model.check_shape(shape)
     table = totals if isinstance(totals, torch.Tensor) else np.asarray(totals)
     chunks = batch_chunks(table.shape[0] if table.ndim == 2 else 1, shape, model.device)
-    if len(chunks) == 1:
-        return _sample_batch(model, totals, shape, label=label, **options)
-    parts = [
-        _sample_batch(model, table[part], shape, label=None if label is None else label[part], **options)
-        for part in chunks
-    ]
-    return SampleResult(
-        None if parts[0].labels is None else np.concatenate([r.labels for r in parts]),
-        np.concatenate([r.counts for r in parts]),
-        max(r.evaluations for r in parts),
-        max(r.steps for r in parts),
-        *(np.concatenate([getattr(r, name) for r in parts]) for name in ("moved", "swapped", "dissolved")),
-    )
-
-
-#: on CPU, :func:`sample` runs a batch in network calls of at most this many voxels: beyond it a
-#: call costs more per image (cache and memory traffic; berea, 256², one thread: 190-198 ms per
-#: image with 2 to 8 images per call, 344 ms with 16; docs/performance.md)
-CPU_CHUNK_VOXELS = 2**19
-
-
-def batch_chunks(batch: int, shape, device) -> list[slice]:
-    """The slices of a batch of ``batch`` images of ``shape`` that :func:`sample` runs one after
-    the other: the whole batch on a GPU, at most :data:`CPU_CHUNK_VOXELS` voxels each on CPU."""
-    device = torch.device(device)
-    per = batch if device.type != "cpu" else max(1, CPU_CHUNK_VOXELS // int(np.prod(shape)))
-    return [slice(i, min(i + per, batch)) for i in range(0, batch, per)] or [slice(0, 0)]
-
-
-def _sample_batch(
-    model,
-    totals,
-    shape,
-    *,
-    sampler,
-    generator,
-    frozen,
-    fixed,
-    exclusive,
-    label,
-    t_end,
-    precision,
-    polish,
-    islands,
-    holes,
-    sharpness,
-    prior,
-    max_evaluations,
-    callback,
-) -> SampleResult:
-    """One network batch of :func:`sample` (its parameters)."""
+    if len(chunks) > 1:
+        options = {
+            "sampler": sampler,
+            "generator": generator,
+            "frozen": frozen,
+            "fixed": fixed,
+            "exclusive": exclusive,
+            "t_end": t_end,
+            "precision": precision,
+            "polish": polish,
+            "islands": islands,
+            "holes": holes,
+            "sharpness": sharpness,
+            "prior": prior,
+            "max_evaluations": max_evaluations,
+            "callback": callback,
+        }
+        parts = [
+            sample(model, table[part], shape, label=None if label is None else label[part], **options)
+            for part in chunks
+        ]
+        return SampleResult(
+            None if parts[0].labels is None else np.concatenate([r.labels for r in parts]),
+            np.concatenate([r.counts for r in parts]),
+            max(r.evaluations for r in parts),
+            max(r.steps for r in parts),
+            *(np.concatenate([getattr(r, name) for r in parts]) for name in ("moved", "swapped", "dissolved")),
+        )
     sampler = sampler or BinomialTauLeaping()
     device = model.device
     precision = resolve_precision(precision, device)
