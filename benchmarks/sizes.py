@@ -81,7 +81,9 @@ def main() -> None:
         )
         for r in rows:
             if not r["metric"].startswith("fraction"):
-                print(f"  {r['metric']:22s} ratio {r['ratio']:6.2f}")
+                print(
+                    f"  {r['metric']:22s} ratio {r['ratio']:6.2f}  generated {r['generated']:.4g}, real {r['real']:.4g}"
+                )
         real = np.asarray(ref["counts"][:m], float) / args.tile**2
         for k, (name, code) in enumerate(zip(names, phases)):  # tiles of a large image vary; direct images do not
             got = np.array([np.mean(t == code) for t in pieces])
