@@ -795,10 +795,6 @@ def export_cmd(
         return
     if hole is not None or compare is not None:
         raise click.BadParameter("--hole and --compare apply to inpainting runs (trained with --holes)")
-    if protocol is not None and (protocol[0] < 8 or protocol[1] < 1):
-        raise click.BadParameter(
-            f"SIZE must be >= 8 and N >= 1, got {protocol[0]} {protocol[1]}", param_hint="--protocol"
-        )
 
     card = export_model(
         Path(run),

@@ -125,8 +125,13 @@ def export_model(
     stats = fraction_stats(train, mat.particle_labels, crop, 1000, rng)
     ranges = {mat.phases[c]: [s["min"], s["max"]] for c, s in stats.items()}
     phases = list(mat.particle_labels)
-    if protocol is not None and (protocol[1] < 1 or not crop_axes(held.shape, protocol[0])):
-        raise ValueError(f"protocol needs n >= 1 and a side the held-out block {held.shape} can be cropped at")
+    if protocol is not None:  # refused before the long calibration, not after it
+        if protocol[1] < 1 or not crop_axes(held.shape, protocol[0]):
+            raise ValueError(
+                f"protocol needs N >= 1 and a SIZE the held-out block {held.shape} can be cropped at, "
+                f"got {protocol[0]} {protocol[1]}"
+            )
+        model.check_shape((protocol[0],) * 2)
     crops = {s: n_ref for s in (size, *reference_sizes) if s == size or crop_axes(held.shape, s)}
     if protocol is not None:
         crops[protocol[0]] = max(n_ref, protocol[1])
@@ -229,7 +234,7 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
     fidelity = {
         "size": size,
         "generated": n,
-        "reference_crops": max(n, n_ref),
+        "reference_crops": ref["n"],
         "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
         "polish": polish,
         "islands": islands,
