@@ -116,7 +116,11 @@ def _denoise_option(help_text: str):
     show_default=True,
     help="Network arithmetic: auto = bfloat16 where the device computes it natively (CUDA, AVX512-BF16 CPUs).",
 )
-@click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the checkpoint in --out; options not given take the run's saved values.",
+)
 @click.option(
     "--init-from",
     type=click.Path(file_okay=False, exists=True),
@@ -204,6 +208,8 @@ def train(
         precision=precision,
         holes=list(holes or []),
     )
+    if resume:
+        cfg = _resumed_config(cfg, out)
     seg = {"denoise_method": denoise_method, "min_size": min_size} if segment_first else None
     out_path = train_from_files(
         [Path(p) for p in data],
@@ -218,6 +224,45 @@ def train(
         classes=class_names,
     )
     click.echo(f"model written to {out_path}")
+
+
+#: train options that set a TrainConfig field of the same meaning (option name -> field)
+_RESUMED_OPTIONS = {
+    "crop": "crop",
+    "steps": "steps",
+    "batch": "batch",
+    "rate": "r",
+    "boundary": "boundary",
+    "lr": "lr",
+    "holdout": "holdout",
+    "seed": "seed",
+    "checkpoint_every": "checkpoint_every",
+    "validate_every": "validate_every",
+    "val_samples": "val_samples",
+    "precision": "precision",
+    "holes": "holes",
+}
+
+
+def _resumed_config(cfg: TrainConfig, out) -> TrainConfig:
+    """With --resume, every option left at its default takes the resumed run's saved value (so
+    ``microgen train --data D --kind K --out RUN --resume`` continues RUN as it was started; an
+    option given again overrides, and the trainer refuses a change it cannot resume)."""
+    import dataclasses
+    import json
+
+    from click.core import ParameterSource
+
+    run_config = Path(out) / TRAIN_CONFIG
+    if not run_config.is_file():
+        return cfg
+    saved = json.loads(run_config.read_text())
+    ctx = click.get_current_context()
+    defaulted = {n for n in _RESUMED_OPTIONS if ctx.get_parameter_source(n) is ParameterSource.DEFAULT}
+    updates = {field: saved[field] for name, field in _RESUMED_OPTIONS.items() if name in defaulted and field in saved}
+    if ctx.get_parameter_source("no_augment") is ParameterSource.DEFAULT and "augment" in saved:
+        updates["augment"] = saved["augment"]
+    return dataclasses.replace(cfg, **updates)
 
 
 def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, list[int], int]:

@@ -58,26 +58,15 @@ def test_train_resume_and_export(tmp_path):
     assert any("validation" in rec for rec in log)
     res = runner.invoke(main, args)  # again without --resume: refused, nothing overwritten
     assert res.exit_code == 2 and "already holds a training checkpoint" in res.output
-    res = runner.invoke(
-        main,
-        [
-            *args[:-10],
-            "--steps",
-            "6",
-            "--batch",
-            "2",
-            "--width",
-            "8",
-            "--checkpoint-every",
-            "2",
-            "--validate-every",
-            "4",
-            "--val-samples",
-            "2",
-            "--resume",
-        ],
-    )
+    res = runner.invoke(main, [*args[:-10], "--steps", "6", "--batch", "4", "--resume"])
+    assert res.exit_code == 2 and "batch: checkpoint 2 vs now 4" in res.output  # a change it cannot resume
+    # options not given again are the run's own (batch 2, width 8, validation every 4 steps, ...)
+    res = runner.invoke(main, [*args[:-10], "--steps", "6", "--resume"])
     assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert [saved[k] for k in ("steps", "batch", "width", "checkpoint_every", "validate_every")] == [6, 2, 8, 2, 4]
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert max(rec["step"] for rec in log) == 6
     res = runner.invoke(
         main,
         [
