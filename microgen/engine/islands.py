@@ -9,7 +9,9 @@ one at a time, each at a *simple point* (a voxel whose change alters no componen
 tunnel in its neighbourhood; Bertrand & Malandain, Pattern Recognit. Lett. 15, 1994), chosen by
 how many unlike faces it removes. Counts of every phase stay exact; the only change of topology is
 the removal of the islands (with three or more phases: of the phase and of the rest taken
-together; the other phases among themselves may change).
+together; the other phases among themselves may change). An island need not be a plain speck: a
+small ring encloses a hole, and dissolving it joins the hole to what surrounds the ring, so the
+topology after is that of the image with the islands erased.
 
 Connectivity follows :func:`microgen.metrics.euler_number`: by default (``connectivity="full"``)
 the phase is 8-connected in 2D (26 in 3D) and everything else 4-connected (6): its islands are
