@@ -8,7 +8,10 @@ from microgen import __version__
 from microgen.cli import main
 from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
+from microgen.io import read_volume
 from microgen.training.calibrate import POLISH_GRID
+from microgen.training.data import split_holdout
+from microgen.training.export import reference_rng, reference_statistics
 
 
 def _volume(path, shape=(12, 32, 32)):
@@ -121,6 +124,13 @@ def test_train_resume_and_export(tmp_path):
     assert "## Fidelity at the issue's protocol (3 generated 16² images" in md and "## Speed at 16²" in md
     row = protocol["rows"][1]
     assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
+    # each stored reference set has its own crop stream: the same crops whatever other sizes are stored
+    stored = json.loads((tmp_path / "tiny" / "reference.json").read_text())["sets"]
+    train, held = split_holdout(read_volume(data), 0.2)
+    for ref in stored:
+        rng = reference_rng(0, ref["size"])
+        again = reference_statistics(train, held, [1], ref["size"], ref["n"], rng, diffusivity=1)
+        assert again["counts"] == ref["counts"] and again["A"] == ref["A"]
     export = ["export", str(tmp_path / "run"), "--data", str(data), "--kind", "rock", "--name", "t", "--size", "16"]
     for bad, message in ((["64", "2"], "held-out block"), (["16", "0"], "N >= 1")):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--protocol", *bad])

@@ -136,7 +136,8 @@ def export_model(
     if protocol is not None:
         crops[protocol[0]] = max(n_ref, protocol[1])
     sets = [
-        reference_statistics(train, held, phases, s, n, rng, diffusivity=mat.transport_phase) for s, n in crops.items()
+        reference_statistics(train, held, phases, s, n, reference_rng(seed, s), diffusivity=mat.transport_phase)
+        for s, n in crops.items()
     ]
     ref = sets[0]
     if prior and model.ndim == 2:  # measured on 2D crops
@@ -200,6 +201,13 @@ def export_model(
     (out / "card.json").write_text(json.dumps(card, indent=2))
     (out / "card.md").write_text(card_markdown(card))
     return card
+
+
+def reference_rng(seed: int, size: int) -> np.random.Generator:
+    """The crop generator of the reference set of ``size``: its own stream, so the set (and with it a
+    card's fidelity table at that size) is the same whatever other sizes an export stores, and cards
+    of different exports with one seed are compared on the same held-out crops."""
+    return np.random.default_rng([seed, size])
 
 
 def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int, n_ref: int, rng):
