@@ -1,0 +1,90 @@
+"""How much a card's fidelity ratios depend on which held-out crops were drawn.
+
+    python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
+        [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2]
+
+Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
+phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
+the same seed), then scores that one generated set against --draws independent draws of --n
+held-out crops (set A) and --n training crops (set B, the natural spread). Prints every draw's
+ratios (distance / natural spread) and, per metric, the median and range over the draws: the part
+of a card's figure that comes from the reference draw alone, not from the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import microgen
+from microgen.domains import get_kind
+from microgen.engine import sample
+from microgen.engine.precision import resolve_precision
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.io import read_volume
+from microgen.metrics.fidelity import descriptors_from_json, fidelity_table
+from microgen.training.calibrate import finishes
+from microgen.training.data import split_holdout
+from microgen.training.export import reference_rng, reference_statistics
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="berea", help="pretrained name or model directory")
+    p.add_argument("--data", required=True, help="the model's training scan (label volume)")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--n", type=int, default=32, help="generated images and crops per reference set")
+    p.add_argument("--draws", type=int, default=8, help="independent reference draws")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--holdout", type=float, default=0.2)
+    args = p.parse_args()
+    model = microgen.load_model(args.model)
+    kind = get_kind(model.meta["kind"])
+    phases = list(kind.particle_labels)
+    train, held = split_holdout(read_volume(args.data), args.holdout)
+
+    def draw(d: int) -> dict:
+        rng = reference_rng(args.seed, args.size) if d == 0 else np.random.default_rng([args.seed, args.size, d])
+        return reference_statistics(train, held, phases, args.size, args.n, rng)
+
+    first = draw(0)
+    start = time.perf_counter()
+    res = sample(
+        model,
+        first["counts"][: args.n],
+        (args.size, args.size),
+        sampler=make_sampler(DEFAULT_SAMPLER, DEFAULT_EVALUATIONS),
+        precision=resolve_precision("auto", model.device),
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    raw = kind.to_labels(res.labels)
+    finish = ([model.polish_sweeps], [model.islands], model.process.boundary, args.seed)
+    _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
+    print(
+        f"model {args.model}: {args.n} generated {args.size}² images in {time.perf_counter() - start:.0f} s "
+        f"(sharpness {model.sharpness:g}, polish {model.polish_sweeps}, islands {model.islands}, "
+        f"holes {model.holes}); {args.draws} draws of {args.n} held-out and {args.n} training crops"
+    )
+    table: dict[str, list[float]] = {}
+    for d in range(args.draws):
+        ref = first if d == 0 else draw(d)
+        a, b = (descriptors_from_json(ref[k]) for k in ("A", "B"))
+        rows = [r for r in fidelity_table(gen, a, b, phases) if not r["metric"].startswith("fraction")]
+        for r in rows:
+            table.setdefault(r["metric"], []).append(r["ratio"])
+        passed = sum(r["ratio"] <= 1.5 for r in rows)
+        porosity = np.mean(ref["counts"], axis=0) / args.size**2
+        print(
+            f"draw {d}: real fractions {np.round(porosity, 4).tolist()}, {passed} of {len(rows)} within 1.5: "
+            + "  ".join(f"{r['metric']} {r['ratio']:.2f}" for r in rows)
+        )
+    print("\nmetric                  median   min    max   (ratio over the draws)")
+    for metric, ratios in table.items():
+        print(f"{metric:22s} {np.median(ratios):6.2f} {min(ratios):6.2f} {max(ratios):6.2f}")
+
+
+if __name__ == "__main__":
+    main()
