@@ -762,6 +762,13 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     "(the models' acceptance protocol: 256 32); a second table in the card.",
 )
 @click.option(
+    "--protocol-draws",
+    default=8,
+    show_default=True,
+    help="With --protocol: score the same images against this many independent draws of real crops "
+    "(median and range in the card).",
+)
+@click.option(
     "--hole",
     type=int,
     default=None,
@@ -789,6 +796,7 @@ def export_cmd(
     calibration_grid,
     prior,
     protocol,
+    protocol_draws,
     hole,
     compare,
 ) -> None:
@@ -858,6 +866,7 @@ def export_cmd(
         calibration_grid=grid,
         prior=prior,
         protocol=protocol,
+        protocol_draws=protocol_draws,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     click.echo(

@@ -94,6 +94,8 @@ def test_train_resume_and_export(tmp_path):
             "--protocol",
             "16",
             "3",
+            "--protocol-draws",
+            "3",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -124,6 +126,13 @@ def test_train_resume_and_export(tmp_path):
     assert "## Fidelity at the issue's protocol (3 generated 16² images" in md and "## Speed at 16²" in md
     row = protocol["rows"][1]
     assert f"| {row['metric']} | {row['generated']:.4g} | {row['real']:.4g} | {row['distance']:.4g} |" in md
+    # the protocol's images against 3 reference draws: the first is the table's, the others differ
+    draws = protocol["draws"]
+    assert draws["n"] == 3 and set(draws["ratios"]) == {r["metric"] for r in protocol["rows"]}
+    for r in protocol["rows"]:
+        assert len(draws["ratios"][r["metric"]]) == 3 and draws["ratios"][r["metric"]][0] == r["ratio"]
+    assert any(len(set(v)) > 1 for v in draws["ratios"].values())
+    assert "against 3 independent draws" in md and "| median ratio | min | max |" in md
     # each stored reference set has its own crop stream: the same crops whatever other sizes are stored
     stored = json.loads((tmp_path / "tiny" / "reference.json").read_text())["sets"]
     train, held = split_holdout(read_volume(data), 0.2)
@@ -132,7 +141,11 @@ def test_train_resume_and_export(tmp_path):
         again = reference_statistics(train, held, [1], ref["size"], ref["n"], rng, diffusivity=1)
         assert again["counts"] == ref["counts"] and again["A"] == ref["A"]
     export = ["export", str(tmp_path / "run"), "--data", str(data), "--kind", "rock", "--name", "t", "--size", "16"]
-    for bad, message in ((["64", "2"], "held-out block"), (["16", "0"], "N >= 1")):
+    for bad, message in (
+        (["64", "2"], "held-out block"),
+        (["16", "0"], "N >= 1"),
+        (["16", "2", "--protocol-draws", "0"], "draws must be >= 1"),
+    ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--protocol", *bad])
         assert res.exit_code == 2 and message in res.output, res.output
         assert not (tmp_path / "bad").exists()
