@@ -6,7 +6,8 @@
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
 the same seed), then scores that one generated set against --draws independent draws of --n
-held-out crops (set A) and --n training crops (set B, the natural spread). Prints every draw's
+held-out crops (set A) and --n training crops (set B, the natural spread), the draws `microgen
+export --protocol` makes (`reference_rng`; without the relative diffusivity). Prints every draw's
 ratios (distance / natural spread) and, per metric, the median and range over the draws: the part
 of a card's figure that comes from the reference draw alone, not from the model.
 """
@@ -47,8 +48,7 @@ def main() -> None:
     train, held = split_holdout(read_volume(args.data), args.holdout)
 
     def draw(d: int) -> dict:
-        rng = reference_rng(args.seed, args.size) if d == 0 else np.random.default_rng([args.seed, args.size, d])
-        return reference_statistics(train, held, phases, args.size, args.n, rng)
+        return reference_statistics(train, held, phases, args.size, args.n, reference_rng(args.seed, args.size, d))
 
     first = draw(0)
     start = time.perf_counter()

@@ -211,11 +211,12 @@ def export_model(
     return card
 
 
-def reference_rng(seed: int, size: int) -> np.random.Generator:
+def reference_rng(seed: int, size: int, draw: int = 0) -> np.random.Generator:
     """The crop generator of the reference set of ``size``: its own stream, so the set (and with it a
     card's fidelity table at that size) is the same whatever other sizes an export stores, and cards
-    of different exports with one seed are compared on the same held-out crops."""
-    return np.random.default_rng([seed, size])
+    of different exports with one seed are compared on the same held-out crops. ``draw`` > 0: the
+    further, independent draws of the protocol (:func:`_draw_ratios`)."""
+    return np.random.default_rng([seed, size] if draw == 0 else [seed, size, draw])
 
 
 def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int, n_ref: int, rng):
@@ -274,13 +275,13 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
 def _draw_ratios(gen, rows, train, held, phases, size: int, seed: int, draws: int, mat) -> dict:
     """Every metric's ratio for ``gen`` against ``draws`` independent draws of held-out crops (set A)
     and training crops (set B, the natural spread); draw 0 is the table's ``rows`` (the set of
-    :func:`reference_rng`), draw d > 0 uses the stream ``(seed, size, d)``. One draw's spread is
+    :func:`reference_rng`), draw d > 0 that of ``reference_rng(seed, size, d)``. One draw's spread is
     itself a noisy estimate (``benchmarks/reference_draws.py``), so the median tells more."""
     from microgen.metrics.fidelity import descriptors_from_json
 
     ratios = {r["metric"]: [r["ratio"]] for r in rows}
     for d in range(1, draws):
-        rng = np.random.default_rng([seed, size, d])
+        rng = reference_rng(seed, size, d)
         ref = reference_statistics(train, held, phases, size, len(gen), rng, diffusivity=mat.transport_phase)
         ref_a, ref_b = (descriptors_from_json(ref[k]) for k in ("A", "B"))
         for r in _table(gen, ref_a, ref_b, phases, mat.transport_phase):
