@@ -240,10 +240,22 @@ class Trainer:
         """Start from the (EMA) weights of a model directory with a fresh optimiser: continues a
         model across sessions or machines without its checkpoint. Configurations must match."""
         source = DSDModel.load(directory, device=self.device)
-        if source.config_dict()["network"] != self.model.config_dict()["network"] or (
-            source.config_dict()["process"] != self.model.config_dict()["process"]
-        ):
-            raise ValueError(f"cannot initialise from {directory}: its network/process configuration differs")
+        theirs, mine = source.config_dict(), self.model.config_dict()
+        diff = [
+            f"{part}.{k}: source {theirs[part].get(k)!r} vs now {mine[part].get(k)!r}"
+            for part in ("network", "process")
+            for k in sorted(set(theirs[part]) | set(mine[part]))
+            if theirs[part].get(k) != mine[part].get(k)
+        ]
+        if diff:
+            hint = (
+                " (the hop rate follows --crop unless --rate is given)" if any("process.r" in d for d in diff) else ""
+            )
+            raise ValueError(
+                f"cannot initialise from {directory}: its network/process configuration differs: "
+                + ", ".join(diff)
+                + hint
+            )
         self.model.load_state_dict(source.state_dict())
         self.ema = {k: v.detach().clone() for k, v in source.state_dict().items()}
         previous = source.meta.get("training", {})

@@ -222,8 +222,10 @@ def test_init_from_a_model_directory_continues_its_weights(tmp_path):
     training = DSDModel.load(tmp_path / "b").meta["training"]
     first_wall = DSDModel.load(tmp_path / "a").meta["training"]["wall_time_s"]
     assert training["total_wall_time_s"] == pytest.approx(first_wall + training["wall_time_s"], abs=0.11)
-    with pytest.raises(ValueError, match="configuration differs"):
+    with pytest.raises(ValueError, match="configuration differs: network.width: source 8 vs now 16"):
         Trainer(_cfg(width=16), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
+    with pytest.raises(ValueError, match=r"process.r: source 30.0 vs now 40.0 \(the hop rate follows --crop"):
+        Trainer(_cfg(r=40.0), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
 
 
 def test_bfloat16_training_tracks_float32_and_can_be_switched_on_resume(tmp_path):
