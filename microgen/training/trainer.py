@@ -249,7 +249,7 @@ class Trainer:
         ]
         if diff:
             hint = (
-                " (the hop rate follows --crop unless --rate is given)" if any("process.r" in d for d in diff) else ""
+                " (the hop rate follows --crop unless --r is given)" if any("process.r" in d for d in diff) else ""
             )
             raise ValueError(
                 f"cannot initialise from {directory}: its network/process configuration differs: "
