@@ -186,7 +186,7 @@ def train(
         class_names = [c.strip() for c in classes.split(",")]
         if len(class_names) != len(data) or len(set(class_names)) != len(class_names) or "" in class_names:
             raise ValueError(f"--classes needs one distinct name per --data ({len(data)} files), got {classes!r}")
-    width, mult_list, blocks = _architecture(width, mults, blocks, init_from, out if resume else None)
+    width, mult_list, blocks = _architecture(width, mults, blocks, init_from)
     cfg = TrainConfig(
         num_classes=len(class_names) if class_names else 0,
         label_dropout=0.1 if class_names else 0.0,
@@ -241,6 +241,9 @@ _RESUMED_OPTIONS = {
     "val_samples": "val_samples",
     "precision": "precision",
     "holes": "holes",
+    "width": "width",
+    "mults": "mults",
+    "blocks": "blocks",
 }
 
 
@@ -265,17 +268,12 @@ def _resumed_config(cfg: TrainConfig, out) -> TrainConfig:
     return dataclasses.replace(cfg, **updates)
 
 
-def _architecture(width, mults, blocks, init_from, resume_dir) -> tuple[int, list[int], int]:
-    """Width, level multipliers and blocks: the options given, else those of the run being
-    resumed or of --init-from's model, else _ARCH (TrainConfig checks the values)."""
-    import json
-
+def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]:
+    """Width, level multipliers and blocks: the options given, else those of --init-from's model,
+    else _ARCH (TrainConfig checks the values; on --resume, :func:`_resumed_config` then puts back
+    the run's own for the options not given)."""
     base = dict(_ARCH)
-    run_config = Path(resume_dir) / TRAIN_CONFIG if resume_dir else None
-    if run_config is not None and run_config.is_file():
-        saved = json.loads(run_config.read_text())
-        base = {name: saved.get(name, value) for name, value in base.items()}
-    elif init_from:
+    if init_from:
         from microgen.engine import DSDModel
 
         net = DSDModel.load(init_from).network_config

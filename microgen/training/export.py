@@ -169,12 +169,11 @@ def export_model(
         }
     if polish is None:
         polish = model.polish_sweeps
-    islands, holes = model.islands, model.holes
-    fidelity, speed, _ = _measure(model, mat, train, ref, n_gen, steps, (polish, islands, holes), seed, n_ref, rng)
+    finish = (polish, model.islands, model.holes)
+    fidelity, speed, _ = _measure(model, mat, train, ref, n_gen, steps, finish, seed, n_ref, rng)
     extra = {}
     if protocol is not None:
         at = next(r for r in sets if r["size"] == protocol[0])
-        finish = (polish, islands, holes)
         table, extra["speed_issue_protocol"], gen = _measure(
             model, mat, train, at, protocol[1], steps, finish, seed, n_ref, rng
         )

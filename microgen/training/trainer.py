@@ -248,9 +248,7 @@ class Trainer:
             if theirs[part].get(k) != mine[part].get(k)
         ]
         if diff:
-            hint = (
-                " (the hop rate follows --crop unless --r is given)" if any("process.r" in d for d in diff) else ""
-            )
+            hint = " (the hop rate follows --crop unless --r is given)" if any("process.r" in d for d in diff) else ""
             raise ValueError(
                 f"cannot initialise from {directory}: its network/process configuration differs: "
                 + ", ".join(diff)
