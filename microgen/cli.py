@@ -740,6 +740,13 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     help="Images (holes, for inpainting runs) per calibration candidate.",
 )
 @click.option(
+    "--calibration-draws",
+    default=4,
+    show_default=True,
+    help="Independent draws of training crops each calibration candidate is scored against (median "
+    "ratio per metric; generation models).",
+)
+@click.option(
     "--calibration-grid",
     default=None,
     help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
@@ -791,6 +798,7 @@ def export_cmd(
     calibrate,
     calibration_size,
     calibration_n,
+    calibration_draws,
     calibration_grid,
     prior,
     protocol,
@@ -862,6 +870,7 @@ def export_cmd(
         calibration_size=calibration_size,
         calibration_n=calibration_n,
         calibration_grid=grid,
+        calibration_draws=calibration_draws,
         prior=prior,
         protocol=protocol,
         protocol_draws=protocol_draws,

@@ -96,6 +96,8 @@ def test_train_resume_and_export(tmp_path):
             "3",
             "--protocol-draws",
             "3",
+            "--calibration-draws",
+            "2",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -113,6 +115,7 @@ def test_train_resume_and_export(tmp_path):
     sampling = card["sampling"]  # calibrated on training crops, stored with the model, used by default
     assert set(sampling["calibration"]["scores"]) == {"1", "1.1"}
     assert set(sampling["calibration"]["ratios"]) == {"1", "1.1"}  # per metric, in the card only
+    assert sampling["calibration"]["draws"] == 2 and "the median over 2 draws" in md
     assert "ratios" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
@@ -149,6 +152,9 @@ def test_train_resume_and_export(tmp_path):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--protocol", *bad])
         assert res.exit_code == 2 and message in res.output, res.output
         assert not (tmp_path / "bad").exists()
+    res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--calibration-draws", "0"])
+    assert res.exit_code == 2 and "calibration draws must be >= 1" in res.output, res.output
+    assert not (tmp_path / "bad").exists()
 
 
 def test_bad_training_input_exits_2(tmp_path):

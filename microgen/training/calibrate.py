@@ -11,8 +11,10 @@ counts: the counts of crops from one half of the training block); each finish (p
 then islands up to a size dissolved, then holes up to a size filled) is applied to those images;
 every combination is scored against the crops, with crops of the other half as the natural
 spread. The score is the mean fidelity ratio over the morphology metrics (fractions excluded: they
-are exact by construction). The held-out block, on which model cards report fidelity, plays no
-part.
+are exact by construction). One draw of a few crops is a noisy yardstick (a metric's ratio can move
+by 2x between two draws of 32 crops), so with ``draws`` > 1 each metric's ratio is the median over
+that many independent draws of target and spread crops, the images generated once. The held-out
+block, on which model cards report fidelity, plays no part.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def calibrate_sampling(
     hole_grid=HOLE_GRID,
     steps: int = DEFAULT_EVALUATIONS,
     seed: int = 0,
+    draws: int = 1,
 ) -> dict:
     """Score every (sharpness, polish, islands, holes) combination of the grids on ``n`` images of
     ``size x size``.
@@ -61,18 +64,21 @@ def calibrate_sampling(
     model : the model to calibrate (not modified)
     train : the training label volume (3D) or image stack; split in two halves along axis 0
     kind : the material kind (``microgen.domains`` ``MaterialKind``) of its labels
+    draws : independent draws of target and spread crops (:func:`calibration_references`); the
+        images are generated at the counts of the first, and each metric's ratio is the median
+        over the draws
 
     Returns ``{"sharpness", "polish", "islands", "holes", "scores", "ratios", "size", "n", "steps",
-    "data"}`` (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean
-    ratio, ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of).
+    "draws", "data"}`` (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the
+    mean ratio, ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of).
     """
     check_grids(grid, polish_grid, island_grid, hole_grid)
-    rng = np.random.default_rng(seed)
+    if draws < 1:
+        raise ValueError(f"calibration draws must be >= 1, got {draws}")
     phases = list(kind.particle_labels)
-    half = train.shape[0] // 2
-    target, spread = reference_sets(train[half:], train[:half], n, size, phases, rng)
-    want, other = describe(target, phases), describe(spread, phases)
-    totals = [[int((im == p).sum()) for p in phases] for im in target]
+    references = calibration_references(train, phases, n, size, seed, draws)
+    totals = [[int((im == p).sum()) for p in phases] for im in references[0][0]]
+    described = [(describe(a, phases), describe(b, phases)) for a, b in references]
     precision = resolve_precision("auto", model.device)
     scores: dict[str, dict[str, float]] = {}
     ratios: dict[str, dict[str, dict[str, float]]] = {}  # per metric, to judge other objectives later
@@ -87,14 +93,14 @@ def calibrate_sampling(
             sharpness=value,
         )
         raw = kind.to_labels(res.labels)
-        tables = {
-            key: fidelity_table(describe(images, phases), want, other, phases)
+        by_finish = {
+            key: draw_ratios(describe(images, phases), described, phases)
             for key, images in finishes(
                 raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
             )
         }
-        scores[f"{value:g}"] = {key: mean_ratio(rows) for key, rows in tables.items()}
-        ratios[f"{value:g}"] = {key: scored_ratios(rows) for key, rows in tables.items()}
+        scores[f"{value:g}"] = {key: _mean(r) for key, r in by_finish.items()}
+        ratios[f"{value:g}"] = by_finish
     best_s, best_f = best_pair(scores)
     sweeps, islands, holes = parse_finish(best_f)
     return {
@@ -107,8 +113,36 @@ def calibrate_sampling(
         "size": size,
         "n": len(totals),
         "steps": steps,
+        "draws": draws,
         "data": "crops of one half of the training block, scored against the other half (not the held-out block)",
     }
+
+
+def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: int, draws: int) -> list:
+    """``draws`` pairs ``(target, spread)`` of ``n`` crops each: targets from the second half of the
+    training block along axis 0, spreads from the first half matched to them in fractions. Draw 0
+    is the same whatever ``draws`` is (the calibration of earlier exports); the others come from
+    streams of their own."""
+    half = train.shape[0] // 2
+    return [
+        reference_sets(
+            train[half:], train[:half], n, size, phases, np.random.default_rng(seed if d == 0 else [seed, d])
+        )
+        for d in range(draws)
+    ]
+
+
+def draw_ratios(got, described, phases) -> dict[str, float]:
+    """Each scored metric's median ratio of generated descriptors ``got`` over the draws
+    ``described = [(target descriptors, spread descriptors), ...]``; metrics missing from a draw
+    (not finite there) are left out."""
+    per_draw = [scored_ratios(fidelity_table(got, want, other, phases)) for want, other in described]
+    common = set.intersection(*(set(r) for r in per_draw))
+    return {m: float(np.median([r[m] for r in per_draw])) for m in per_draw[0] if m in common}
+
+
+def _mean(ratios: dict[str, float]) -> float:
+    return float(np.mean(list(ratios.values()))) if ratios else float("inf")
 
 
 def check_grids(grid, polish_grid, island_grid, hole_grid) -> None:
@@ -169,8 +203,7 @@ def scored_ratios(rows) -> dict[str, float]:
 def mean_ratio(rows) -> float:
     """The calibration score of a fidelity table: the mean of its :func:`scored_ratios`; ``inf``
     if none."""
-    ratios = list(scored_ratios(rows).values())
-    return float(np.mean(ratios)) if ratios else float("inf")
+    return _mean(scored_ratios(rows))
 
 
 def best_pair(scores: dict) -> tuple[str, str]:
@@ -196,7 +229,9 @@ __all__ = [
     "SHARPNESS_GRID",
     "best_pair",
     "calibrate_sampling",
+    "calibration_references",
     "check_grids",
+    "draw_ratios",
     "finish_key",
     "finishes",
     "mean_ratio",

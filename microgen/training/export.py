@@ -93,6 +93,7 @@ def export_model(
     calibration_size: int | None = None,
     calibration_n: int = 16,
     calibration_grid=SHARPNESS_GRID,
+    calibration_draws: int = 4,
     prior: bool = True,
     protocol: tuple[int, int] | None = None,
     protocol_draws: int = 8,
@@ -105,7 +106,8 @@ def export_model(
 
     With ``calibrate``, the sampling sharpness and polish sweeps are first chosen on training-block
     crops of ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.
-    calibrate_sampling`) and stored with the model, so users get them by default; without, the
+    calibrate_sampling`, each metric's ratio the median over ``calibration_draws`` draws of
+    training crops) and stored with the model, so users get them by default; without, the
     run's stored values (if any) are kept. ``polish=None`` measures fidelity with the model's
     value (calibrated, stored, else ``SWEEPS``).
 
@@ -119,6 +121,8 @@ def export_model(
     ``speed_issue_protocol``; the same generated images are also scored against ``protocol_draws``
     independent draws of held-out and training crops (the first is the table's), stored as the
     table's ``draws`` (every metric's ratio per draw; the card shows the median and range)."""
+    if calibrate and calibration_draws < 1:
+        raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -159,6 +163,7 @@ def export_model(
             grid=calibration_grid,
             steps=steps,
             seed=seed,
+            draws=calibration_draws,
         )
         model.meta["sampling"] = {
             "sharpness": cal["sharpness"],
@@ -371,7 +376,9 @@ def _sampling_markdown(sampling: dict) -> list[str]:
     if cal:
         lines[-1] += (
             f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
-            f"{cal['data']}; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
+            f"{cal['data']}"
+            + (f", each metric's ratio the median over {cal['draws']} draws" if cal.get("draws", 1) > 1 else "")
+            + f"; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
         )
         lines += ["", *calibration_table(cal["scores"])]
     return lines

@@ -1,13 +1,18 @@
 import numpy as np
 import pytest
+import torch
 
 from microgen.domains import get_kind
+from microgen.engine import sample
 from microgen.engine.islands import dissolve
 from microgen.engine.polish import polish
+from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.metrics import describe, fidelity_table
 from microgen.training.calibrate import (
     ISLAND_MIN_GAIN,
     best_pair,
     calibrate_sampling,
+    calibration_references,
     finish_key,
     finishes,
     parse_finish,
@@ -45,6 +50,40 @@ def test_calibration_scores_every_combination_and_keeps_the_best():
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
     assert model.sharpness == 1.0  # the model is not modified
     assert calibrate_sampling(model, train, get_kind("rock"), **kw) == cal  # same seed, same images, same choice
+
+
+def test_calibration_draws_score_the_median_ratio_over_independent_crop_draws():
+    model, train, rock = tiny_model(channels=1), _blobs((8, 24, 24), 5), get_kind("rock")
+    kw = dict(size=16, n=3, grid=(1.0,), polish_grid=(0,), island_grid=(0,), hole_grid=(0,), steps=6, seed=3)
+    one = calibrate_sampling(model, train, rock, **kw)
+    three = calibrate_sampling(model, train, rock, draws=3, **kw)
+    assert one["draws"] == 1 and three["draws"] == 3
+    refs = calibration_references(train, [1], 3, 16, 3, 3)
+    assert [len(a) for a, _ in refs] == [3, 3, 3]
+    assert not np.array_equal(np.stack(refs[0][0]), np.stack(refs[1][0]))  # independent draws
+    # draw 0 is the single-draw calibration's: the images are generated at its counts
+    assert all(np.array_equal(x, y) for x, y in zip(refs[0][0], calibration_references(train, [1], 3, 16, 3, 1)[0][0]))
+    # the stored ratio is the median over the draws of the ratio for the same generated images
+    totals = [[int((im == 1).sum())] for im in refs[0][0]]
+    res = sample(
+        model,
+        totals,
+        (16, 16),
+        sampler=make_sampler(DEFAULT_SAMPLER, 6),
+        precision="float32",
+        generator=torch.Generator().manual_seed(3),
+        sharpness=1.0,
+    )
+    got = describe(list(rock.to_labels(res.labels)), [1])
+    per_draw = [
+        {r["metric"]: r["ratio"] for r in fidelity_table(got, describe(a, [1]), describe(b, [1]), [1])} for a, b in refs
+    ]
+    for metric, value in three["ratios"]["1"]["0"].items():
+        assert value == pytest.approx(np.median([d[metric] for d in per_draw]))
+    for metric, value in one["ratios"]["1"]["0"].items():
+        assert value == pytest.approx(per_draw[0][metric])
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        calibrate_sampling(model, train, rock, draws=0, **kw)
 
 
 def test_calibration_needs_candidates():
