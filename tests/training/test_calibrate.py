@@ -61,6 +61,12 @@ def test_calibration_draws_score_the_median_ratio_over_independent_crop_draws():
     refs = calibration_references(train, [1], 3, 16, 3, 3)
     assert [len(a) for a, _ in refs] == [3, 3, 3]
     assert not np.array_equal(np.stack(refs[0][0]), np.stack(refs[1][0]))  # independent draws
+    # the halves of the block take turns as targets: here the second half is 30 % pore, the first 20 %
+    thinned = _blobs((4, 24, 24), 1) & (np.random.default_rng(0).random((4, 24, 24)) < 0.67)
+    halves = np.concatenate([thinned, _blobs((4, 24, 24), 2)])
+    turns = calibration_references(halves, [1], 3, 16, 3, 3)
+    porosity = [np.mean(np.stack(t)) for t, _ in turns]
+    assert porosity[0] > 0.25 and porosity[2] > 0.25 and porosity[1] < 0.25
     # draw 0 is the single-draw calibration's: the images are generated at its counts
     assert all(np.array_equal(x, y) for x, y in zip(refs[0][0], calibration_references(train, [1], 3, 16, 3, 1)[0][0]))
     # the stored ratio is the median over the draws of the ratio for the same generated images
