@@ -1,7 +1,7 @@
 """How much a card's fidelity ratios depend on which held-out crops were drawn.
 
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
-        [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps 100]
+        [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
@@ -24,7 +24,7 @@ import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
 from microgen.io import read_volume
 from microgen.metrics.fidelity import descriptors_from_json, fidelity_table
 from microgen.training.calibrate import finishes
@@ -40,10 +40,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=32, help="generated images and crops per reference set")
     p.add_argument("--draws", type=int, default=8, help="independent reference draws")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=DEFAULT_EVALUATIONS, help="network evaluations per sample")
+    p.add_argument("--steps", type=int, default=None, help="network evaluations per sample [the model's]")
     p.add_argument("--holdout", type=float, default=0.2)
     args = p.parse_args()
     model = microgen.load_model(args.model)
+    steps = model.sampling_steps if args.steps is None else args.steps
     kind = get_kind(model.meta["kind"])
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), args.holdout)
@@ -57,7 +58,7 @@ def main() -> None:
         model,
         first["counts"][: args.n],
         (args.size, args.size),
-        sampler=make_sampler(DEFAULT_SAMPLER, args.steps),
+        sampler=make_sampler(DEFAULT_SAMPLER, steps),
         precision=resolve_precision("auto", model.device),
         generator=torch.Generator().manual_seed(args.seed),
     )
@@ -67,7 +68,8 @@ def main() -> None:
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {time.perf_counter() - start:.0f} s "
         f"(sharpness {model.sharpness:g}, polish {model.polish_sweeps}, islands {model.islands}, "
-        f"holes {model.holes}, {args.steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} training crops"
+        f"holes {model.holes}, {steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} "
+        "training crops"
     )
     table: dict[str, list[float]] = {}
     for d in range(args.draws):

@@ -18,7 +18,6 @@ from microgen.engine.islands import check_max_size
 from microgen.engine.polish import SWEEPS, check_sweeps
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import (
-    DEFAULT_EVALUATIONS,
     DEFAULT_SAMPLER,
     batch_chunks,
     check_sharpness,
@@ -138,7 +137,7 @@ def generate(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = DEFAULT_EVALUATIONS,
+    steps: int | None = None,
     eps: float = 0.1,
     precision: str = "auto",
     polish: int | None = None,
@@ -164,7 +163,8 @@ def generate(
         ``"multistep"`` (second-order leaping, one evaluation per step), ``"poisson"`` (first
         order) or ``"binomial"`` (the paper's rule with CFL ``eps``: thousands of evaluations)
     steps : network evaluations per sample for the trapezoidal (even), multistep and Poisson
-        samplers
+        samplers; ``None`` uses the model's (``DSDModel.sampling_steps``: the evaluations its
+        sampling defaults were calibrated at, else 100)
     precision : network arithmetic, ``"auto"`` (bfloat16 where the device computes it natively),
         ``"float32"``, ``"bfloat16"`` or ``"float16"`` (CUDA)
     polish : sweeps of count-preserving speckle removal after sampling (0 = raw model output;
@@ -204,7 +204,7 @@ def generate(
         totals.append([exact_count(frac[p], voxels) for p in names])
     if per_image is None:
         totals = totals * n
-    step_rule = make_sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, model.sampling_steps if steps is None else steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
     res, seconds = _run(
@@ -250,7 +250,7 @@ def generate_counts(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = DEFAULT_EVALUATIONS,
+    steps: int | None = None,
     eps: float = 0.1,
     precision: str = "auto",
 ) -> Generation:
@@ -269,7 +269,7 @@ def generate_counts(
     if arr.ndim == 1:
         arr = np.repeat(arr[None], n, axis=0)
     shape = model.check_shape(shape)
-    step_rule = make_sampler(sampler, steps, eps)
+    step_rule = make_sampler(sampler, model.sampling_steps if steps is None else steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
     res, seconds = _run(model, arr, shape, step_rule, gen, label=label, exclusive=False, precision=precision)

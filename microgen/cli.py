@@ -370,9 +370,10 @@ SAMPLING = [
     ),
     click.option(
         "--steps",
-        default=DEFAULT_EVALUATIONS,
-        show_default=True,
-        help="Network evaluations per sample (even for trapezoidal; ignored by binomial).",
+        type=int,
+        default=None,
+        help="Network evaluations per sample (even for trapezoidal; ignored by binomial) "
+        f"[default: the model's, see its card, else {DEFAULT_EVALUATIONS}].",
     ),
     click.option(
         "--precision",
@@ -723,7 +724,12 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--size", default=128, show_default=True, help="Image size for reference statistics and fidelity.")
 @click.option("--n-gen", default=16, show_default=True, help="Generated images for the fidelity table.")
-@click.option("--steps", default=DEFAULT_EVALUATIONS, show_default=True, help="Sampler steps (network evaluations).")
+@click.option(
+    "--steps",
+    default=DEFAULT_EVALUATIONS,
+    show_default=True,
+    help="Network evaluations per sample for calibration and fidelity; stored as the model's default.",
+)
 @click.option("--source", default="", help="Data source/licence line for the card.")
 @click.option("--notes", default="", help="Free text for the card.")
 @click.option(

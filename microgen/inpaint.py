@@ -53,7 +53,7 @@ def inpaint(
     seed: int | None = None,
     device: str = "auto",
     sampler: str = DEFAULT_SAMPLER,
-    steps: int = DEFAULT_EVALUATIONS,
+    steps: int | None = None,
     eps: float = 0.1,
     precision: str = "auto",
     polish: int | None = None,
@@ -76,8 +76,8 @@ def inpaint(
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
     sampler, steps, eps, precision, polish, sharpness, islands, holes : as for :func:`microgen.generate`;
         ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
-        for a generation model sharpness 1 (the rates as trained), ``SWEEPS`` polish sweeps and no
-        island or hole dissolution, not its calibrated values: those are chosen for unconstrained
+        for a generation model 100 evaluations, sharpness 1 (the rates as trained), ``SWEEPS`` polish
+        sweeps and no island or hole dissolution, not its calibrated values: those are chosen for unconstrained
         generation from the spectral prior, and on Berea holes they filled worse
         (``docs/capabilities.md``). Polish and island/hole dissolution change voxels inside the mask
         only, so the region counts stay exact. The time grid takes finer steps at large ``t``
@@ -103,6 +103,8 @@ def inpaint(
     names = kind.channel_names
     stride = model.network_config.stride
     pad = [(0, 0)] + [(0, (-s) % stride) for s in img.shape[1:]]
+    if steps is None:
+        steps = model.sampling_steps if model.meta.get("inpainting") else DEFAULT_EVALUATIONS
     step_rule = make_sampler(sampler, steps, eps, power=INPAINT_GRID_POWER)
     precision = resolve_precision(precision, model.device)
     gen, _ = _generator(model, seed)

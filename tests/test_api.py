@@ -5,6 +5,7 @@ import microgen
 from microgen.api import exact_count
 from microgen.engine.polish import SWEEPS
 from microgen.engine.prior import SpectralPrior
+from microgen.engine.sampler import DEFAULT_EVALUATIONS
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])
@@ -128,3 +129,23 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
     assert np.array_equal(auto.images, uniform.images)  # inpainting starts uniform
     with pytest.raises(ValueError, match="inpainting starts uniform"):
         microgen.inpaint(plain.images[0], hole, model=model, steps=10, prior="spectral")
+
+
+def test_the_model_s_calibrated_evaluations_are_the_default_budget():
+    from tests.helpers import tiny_model
+
+    model = tiny_model(channels=1)
+    model.meta.update({"kind": "rock"})
+    assert model.sampling_steps == DEFAULT_EVALUATIONS  # no calibration stored
+    model.meta["sampling"] = {"steps": 12}
+    assert model.sampling_steps == 12
+    gen = microgen.generate(model, {"pore": 0.3}, shape=(16, 16), seed=4)
+    assert gen.evaluations == 12 and gen.sampler.startswith("TrapezoidalLeaping(steps=6,")
+    assert microgen.generate(model, {"pore": 0.3}, shape=(16, 16), seed=4, steps=8).evaluations == 8  # explicit wins
+    counts = microgen.generate_counts(model, 40, shape=(16, 16), seed=4)
+    assert counts.evaluations == 12 and counts.images.sum() == 40
+    # inpainting with a generation model keeps the generation-independent default; a dedicated model its own
+    image, hole = gen.images[0], np.pad(np.ones((8, 8), bool), 4)
+    assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == DEFAULT_EVALUATIONS
+    model.meta["inpainting"] = {"holes": [8, 8]}
+    assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == 12

@@ -119,6 +119,7 @@ def test_train_resume_and_export(tmp_path):
     assert "ratios" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
+    assert exported.sampling_steps == sampling["steps"] == 6 and "6 network evaluations per sample" in md
     # the data's large-scale spectra, measured on training crops (32² is the largest that fits)
     assert exported.spectral_prior.crop == 32 and sampling["prior"]["crop"] == 32
     assert card["fidelity"]["sampler"].endswith("prior spectral") and "spectral prior" in md

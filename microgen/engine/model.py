@@ -17,6 +17,7 @@ from .network import NetworkConfig, RateUNet
 from .polish import SWEEPS
 from .prior import SpectralPrior
 from .process import DSDProcess
+from .sampler import DEFAULT_EVALUATIONS
 from .schedules import Schedule
 
 FORMAT = "microgen-dsd"
@@ -98,6 +99,12 @@ class DSDModel(nn.Module):
     def holes(self) -> int:
         """Calibrated hole size to fill (``meta["sampling"]["holes"]``, set by export; 0 if none)."""
         return int(self.meta.get("sampling", {}).get("holes", 0))
+
+    @property
+    def sampling_steps(self) -> int:
+        """Network evaluations per sample the model was calibrated at (``meta["sampling"]["steps"]``,
+        set by export; ``DEFAULT_EVALUATIONS`` if none)."""
+        return int(self.meta.get("sampling", {}).get("steps", DEFAULT_EVALUATIONS))
 
     @property
     def spectral_prior(self) -> SpectralPrior | None:

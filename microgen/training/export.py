@@ -166,6 +166,7 @@ def export_model(
             draws=calibration_draws,
         )
         model.meta["sampling"] = {
+            "steps": steps,  # what the defaults were chosen at, so also the default evaluations
             "sharpness": cal["sharpness"],
             "polish": cal["polish"],
             "islands": cal["islands"],
@@ -365,6 +366,8 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         "",
         f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), " + finish_text(sampling) + ".",
     ]
+    if sampling.get("steps"):
+        lines[-1] += f" {sampling['steps']} network evaluations per sample."
     prior = sampling.get("prior")
     if prior:
         lines[-1] += (
