@@ -76,9 +76,9 @@ def inpaint(
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
     sampler, steps, eps, precision, polish, sharpness, islands, holes : as for :func:`microgen.generate`;
         ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
-        for a generation model 100 evaluations, sharpness 1 (the rates as trained), ``SWEEPS`` polish
-        sweeps and no island or hole dissolution, not its calibrated values: those are chosen for unconstrained
-        generation from the spectral prior, and on Berea holes they filled worse
+        for a generation model 100 evaluations, sharpness 1 (the rates as trained), ``SWEEPS``
+        polish sweeps and no island or hole dissolution, not its calibrated values: those are chosen
+        for unconstrained generation from the spectral prior, and on Berea holes they filled worse
         (``docs/capabilities.md``). Polish and island/hole dissolution change voxels inside the mask
         only, so the region counts stay exact. The time grid takes finer steps at large ``t``
         than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
