@@ -95,7 +95,7 @@ def calibrate_sampling(
         )
         raw = kind.to_labels(res.labels)
         by_finish = {
-            key: draw_ratios(describe(images, phases), described, phases)
+            key: median_ratios(describe(images, phases), described, phases)
             for key, images in finishes(
                 raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
             )
@@ -139,7 +139,7 @@ def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: i
     ]
 
 
-def draw_ratios(got, described, phases) -> dict[str, float]:
+def median_ratios(got, described, phases) -> dict[str, float]:
     """Each scored metric's median ratio of generated descriptors ``got`` over the draws
     ``described = [(target descriptors, spread descriptors), ...]``; metrics missing from a draw
     (not finite there) are left out."""
@@ -238,9 +238,9 @@ __all__ = [
     "calibrate_sampling",
     "calibration_references",
     "check_grids",
-    "draw_ratios",
     "finish_key",
     "finishes",
     "mean_ratio",
+    "median_ratios",
     "parse_finish",
 ]

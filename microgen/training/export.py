@@ -180,10 +180,10 @@ def export_model(
     extra = {}
     if protocol is not None:
         at = next(r for r in sets if r["size"] == protocol[0])
-        table, extra["speed_issue_protocol"], gen = _measure(
+        table, extra["speed_issue_protocol"], got = _measure(
             model, mat, train, at, protocol[1], steps, finish, seed, n_ref, rng
         )
-        table["draws"] = _draw_ratios(gen, table["rows"], train, held, phases, at["size"], seed, protocol_draws, mat)
+        table["draws"] = _draw_ratios(got, table, train, held, phases, seed, protocol_draws, mat)
         extra["fidelity_issue_protocol"] = table
     model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
     out.mkdir(parents=True, exist_ok=True)
@@ -228,7 +228,8 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
     """The card's ``fidelity`` and ``speed`` entries: ``n`` images generated at the pore (phase)
     counts of the held-out crops of reference set ``ref`` (its ``size``), finished with
     ``finish = (polish, islands, holes)``, scored against those crops, beside the raw sampler
-    output and (two-phase media) tuned Gaussian blobs."""
+    output and (two-phase media) tuned Gaussian blobs; third, the descriptors of the finished
+    images (:func:`_draw_ratios` scores them again)."""
     from microgen.metrics.fidelity import descriptors_from_json, subset
 
     polish, islands, holes = finish
@@ -251,7 +252,8 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
     seconds = time.perf_counter() - start
     n = len(totals)  # compare with the held-out crops the samples were matched to
     ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
-    rows = _table(gen, ref_a, ref_b, phases, mat.transport_phase)
+    got = describe(gen, phases, diffusivity=mat.transport_phase)
+    rows = _table(got, ref_a, ref_b, phases, mat.transport_phase)
     raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands or holes else rows
     fidelity = {
         "size": size,
@@ -274,22 +276,24 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         "evaluations": res.evaluations,
         "collision_moved_fraction": float(res.moved.sum() / max(1, np.sum(totals))),
     }
-    return fidelity, speed, gen
+    return fidelity, speed, got
 
 
-def _draw_ratios(gen, rows, train, held, phases, size: int, seed: int, draws: int, mat) -> dict:
-    """Every metric's ratio for ``gen`` against ``draws`` independent draws of held-out crops (set A)
-    and training crops (set B, the natural spread); draw 0 is the table's ``rows`` (the set of
-    :func:`reference_rng`), draw d > 0 that of ``reference_rng(seed, size, d)``. One draw's spread is
-    itself a noisy estimate (``benchmarks/reference_draws.py``), so the median tells more."""
+def _draw_ratios(got, table: dict, train, held, phases, seed: int, draws: int, mat) -> dict:
+    """Every metric's ratio for the generated images of fidelity ``table`` (their descriptors
+    ``got``) against ``draws`` independent draws of held-out crops (set A) and training crops (set B,
+    the natural spread); draw 0 is the table's ``rows`` (the set of :func:`reference_rng`), draw d > 0
+    that of ``reference_rng(seed, size, d)``. One draw's spread is itself a noisy estimate
+    (``benchmarks/reference_draws.py``), so the median tells more."""
     from microgen.metrics.fidelity import descriptors_from_json
 
-    ratios = {r["metric"]: [r["ratio"]] for r in rows}
+    size, n = table["size"], table["generated"]
+    ratios = {r["metric"]: [r["ratio"]] for r in table["rows"]}
     for d in range(1, draws):
         rng = reference_rng(seed, size, d)
-        ref = reference_statistics(train, held, phases, size, len(gen), rng, diffusivity=mat.transport_phase)
+        ref = reference_statistics(train, held, phases, size, n, rng, diffusivity=mat.transport_phase)
         ref_a, ref_b = (descriptors_from_json(ref[k]) for k in ("A", "B"))
-        for r in _table(gen, ref_a, ref_b, phases, mat.transport_phase):
+        for r in _table(got, ref_a, ref_b, phases, mat.transport_phase):
             if r["metric"] in ratios:
                 ratios[r["metric"]].append(r["ratio"])
     return {"n": draws, "ratios": {m: v for m, v in ratios.items() if len(v) == draws}}
