@@ -738,7 +738,12 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     show_default=True,
     help="Choose the sampling sharpness and polish on training-block crops first (--no-calibrate keeps the run's).",
 )
-@click.option("--calibration-size", type=int, default=None, help="Image side for calibration [default: --size].")
+@click.option(
+    "--calibration-size",
+    default=None,
+    help="Image side(s) for calibration, comma-separated (e.g. 128,256: each metric's ratio is the mean "
+    "over the sizes) [default: --size].",
+)
 @click.option(
     "--calibration-n",
     default=16,
@@ -830,6 +835,17 @@ def export_cmd(
             raise click.BadParameter(
                 f"must be comma-separated numbers > 0, got {calibration_grid!r}", param_hint="--calibration-grid"
             )
+    sizes = None
+    if calibration_size is not None:
+        try:
+            sizes = tuple(int(v) for v in calibration_size.split(","))
+        except ValueError:
+            sizes = ()
+        if not sizes or len(set(sizes)) != len(sizes) or not all(v > 0 for v in sizes):
+            raise click.BadParameter(
+                f"must be distinct whole numbers > 0, comma-separated, got {calibration_size!r}",
+                param_hint="--calibration-size",
+            )
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
     if inpainting:
@@ -873,7 +889,7 @@ def export_cmd(
         source=source,
         notes=notes,
         calibrate=calibrate,
-        calibration_size=calibration_size,
+        calibration_size=sizes,
         calibration_n=calibration_n,
         calibration_grid=grid,
         calibration_draws=calibration_draws,

@@ -98,6 +98,8 @@ def test_train_resume_and_export(tmp_path):
             "3",
             "--calibration-draws",
             "2",
+            "--calibration-size",
+            "16,32",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -117,6 +119,10 @@ def test_train_resume_and_export(tmp_path):
     assert set(sampling["calibration"]["ratios"]) == {"1", "1.1"}  # per metric, in the card only
     assert sampling["calibration"]["draws"] == 2 and "the median over 2 draws" in md
     assert "ratios" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
+    # calibrated at two sizes: each metric's ratio the mean of the two, per size in the card only
+    assert sampling["calibration"]["size"] == [16, 32] and "16² and 32² (each)" in md
+    assert set(sampling["calibration"]["ratios_by_size"]) == {"16", "32"} and "the mean over the sizes" in md
+    assert "ratios_by_size" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
     assert exported.sampling_steps == sampling["steps"] == 6 and "6 network evaluations per sample" in md
@@ -153,9 +159,13 @@ def test_train_resume_and_export(tmp_path):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--protocol", *bad])
         assert res.exit_code == 2 and message in res.output, res.output
         assert not (tmp_path / "bad").exists()
-    res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), "--calibration-draws", "0"])
-    assert res.exit_code == 2 and "calibration draws must be >= 1" in res.output, res.output
-    assert not (tmp_path / "bad").exists()
+    for option, value, message in (
+        ("--calibration-draws", "0", "calibration draws must be >= 1"),
+        ("--calibration-size", "16,15", "multiple of the network stride"),  # refused before any work
+    ):
+        res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert not (tmp_path / "bad").exists()
 
 
 def test_bad_training_input_exits_2(tmp_path):
@@ -345,4 +355,9 @@ def test_bad_calibration_grid_exits_2(tmp_path):
         args = ["export", str(tmp_path), "--data", str(data), "--kind", "rock", "--name", "x"]
         res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-grid", grid])
         assert res.exit_code == 2 and "comma-separated numbers > 0" in res.output, (grid, res.output)
+        assert not (tmp_path / "o").exists()
+    for sizes in ("a", "16,16", "0", ""):
+        args = ["export", str(tmp_path), "--data", str(data), "--kind", "rock", "--name", "x"]
+        res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-size", sizes])
+        assert res.exit_code == 2 and "distinct whole numbers > 0" in res.output, (sizes, res.output)
         assert not (tmp_path / "o").exists()

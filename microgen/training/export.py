@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import SHARPNESS_GRID, calibrate_sampling, finishes, parse_finish
+from .calibrate import SHARPNESS_GRID, calibrate_sampling, check_sizes, finishes, parse_finish
 from .data import fraction_summary, split_holdout
 
 REFERENCE = "reference.json"
@@ -90,7 +91,7 @@ def export_model(
     source: str = "",
     notes: str = "",
     calibrate: bool = True,
-    calibration_size: int | None = None,
+    calibration_size: int | Sequence[int] | None = None,
     calibration_n: int = 16,
     calibration_grid=SHARPNESS_GRID,
     calibration_draws: int = 4,
@@ -105,11 +106,11 @@ def export_model(
     (what users get by default) and on the raw sampler output.
 
     With ``calibrate``, the sampling sharpness and polish sweeps are first chosen on training-block
-    crops of ``calibration_size`` (default ``size``; :func:`~microgen.training.calibrate.
-    calibrate_sampling`, each metric's ratio the median over ``calibration_draws`` draws of
-    training crops) and stored with the model, so users get them by default; without, the
-    run's stored values (if any) are kept. ``polish=None`` measures fidelity with the model's
-    value (calibrated, stored, else ``SWEEPS``).
+    crops of ``calibration_size`` (default ``size``; several sizes: each metric's ratio is the mean
+    over them; :func:`~microgen.training.calibrate.calibrate_sampling`, each metric's ratio the
+    median over ``calibration_draws`` draws of training crops) and stored with the model, so users
+    get them by default; without, the run's stored values (if any) are kept. ``polish=None``
+    measures fidelity with the model's value (calibrated, stored, else ``SWEEPS``).
 
     With ``prior``, the data's large-scale spectra are measured on training-block crops
     (:func:`measure_prior`) and stored first, so calibration, fidelity and users sample from the
@@ -141,6 +142,9 @@ def export_model(
         model.check_shape((protocol[0],) * 2)
         if protocol_draws < 1:
             raise ValueError(f"protocol draws must be >= 1, got {protocol_draws}")
+    if calibrate:  # likewise
+        for side in check_sizes(calibration_size or size):
+            model.check_shape((side, side))
     crops = {s: n_ref for s in (size, *reference_sizes) if s == size or crop_axes(held.shape, s)}
     if protocol is not None:
         crops[protocol[0]] = max(n_ref, protocol[1])
@@ -171,7 +175,7 @@ def export_model(
             "polish": cal["polish"],
             "islands": cal["islands"],
             "holes": cal["holes"],
-            "calibration": {k: v for k, v in cal.items() if k != "ratios"},  # per metric: in the card only
+            "calibration": {k: v for k, v in cal.items() if not k.startswith("ratios")},  # per metric: card only
         }
     if polish is None:
         polish = model.polish_sweeps
@@ -382,13 +386,21 @@ def _sampling_markdown(sampling: dict) -> list[str]:
     cal = sampling.get("calibration")
     if cal:
         lines[-1] += (
-            f" Chosen on {cal['n']} generated {cal['size']}² images ({cal['steps']} evaluations) against "
+            f" Chosen on {cal['n']} generated {_sides(cal['size'])} images ({cal['steps']} evaluations) against "
             f"{cal['data']}"
             + (f", each metric's ratio the median over {cal['draws']} draws" if cal.get("draws", 1) > 1 else "")
+            + (" and the mean over the sizes" if isinstance(cal["size"], list) else "")
             + f"; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
         )
         lines += ["", *calibration_table(cal["scores"])]
     return lines
+
+
+def _sides(size) -> str:
+    """``128²`` for one calibration size, ``128² and 256²`` (each) for several."""
+    if not isinstance(size, list):
+        return f"{size}²"
+    return ", ".join(f"{s}²" for s in size[:-1]) + f" and {size[-1]}² (each)"
 
 
 def _short_label(key: str) -> str:

@@ -92,6 +92,27 @@ def test_calibration_draws_score_the_median_ratio_over_independent_crop_draws():
         calibrate_sampling(model, train, rock, draws=0, **kw)
 
 
+def test_calibration_at_several_sizes_scores_the_mean_ratio_over_them():
+    model, train, rock = tiny_model(channels=1), _blobs((8, 40, 40), 4), get_kind("rock")
+    kw = dict(n=3, grid=(1.0, 1.2), polish_grid=(0, 1), island_grid=(0,), hole_grid=(0,), steps=6, seed=1, draws=2)
+    both = calibrate_sampling(model, train, rock, size=(16, 32), **kw)
+    alone = {side: calibrate_sampling(model, train, rock, size=side, **kw) for side in (16, 32)}
+    assert both["size"] == [16, 32] and alone[16]["size"] == 16 and "ratios_by_size" not in alone[16]
+    for side in (16, 32):  # each size's ratios are that size's own calibration's
+        assert both["ratios_by_size"][str(side)] == alone[side]["ratios"]
+    for s, by_finish in both["ratios"].items():
+        for key, ratios in by_finish.items():
+            for metric, value in ratios.items():
+                at = [alone[side]["ratios"][s][key][metric] for side in (16, 32)]
+                assert value == pytest.approx(np.mean(at))
+            assert both["scores"][s][key] == pytest.approx(np.mean(list(ratios.values())))
+    chosen = finish_key(both["polish"], both["islands"], both["holes"])
+    assert (f"{both['sharpness']:g}", chosen) == best_pair(both["scores"])
+    for bad, message in (((16, 16), "distinct"), ((), "distinct"), ((16, 15), "multiple of the network stride")):
+        with pytest.raises(ValueError, match=message):
+            calibrate_sampling(model, train, rock, size=bad, **kw)
+
+
 def test_calibration_needs_candidates():
     with pytest.raises(ValueError, match="empty"):
         calibrate_sampling(tiny_model(channels=1), _blobs((4, 16, 16), 0), get_kind("rock"), size=16, grid=())
