@@ -40,7 +40,7 @@ def main() -> None:
     p.add_argument("--polish", type=int, default=None, help="polish sweeps (default: the model's)")
     p.add_argument("--sharpness", type=float, default=None, help="rate exponent (default: the model's)")
     p.add_argument("--prior", default="auto", choices=PRIORS, help="start law (default: spectral where stored)")
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=int, default=None, help="network evaluations [default: the model's]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-direct", action="store_true", help="do not also generate images at --tile")
     args = p.parse_args()

@@ -3,7 +3,7 @@
 Uses the pretrained ``berea`` model and the reference statistics stored with it (no scan needed).
 Writes into --out: samples.tif (the label images), report.html / report.json / figures.png.
 
-    python examples/demo.py --out demo-output [--size 128] [--n 4] [--steps 100]
+    python examples/demo.py --out demo-output [--size 128] [--n 4] [--steps N]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     p.add_argument("--out", default="demo-output")
     p.add_argument("--model", default="berea")
     p.add_argument("--n", type=int, default=4)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=int, default=None, help="network evaluations [default: the model's]")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     out = Path(args.out)

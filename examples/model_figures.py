@@ -3,7 +3,7 @@ the training fractions, and their two-point curves against the reference statist
 the model. Real crops are NOT drawn into the committed docs (the scans are training data only);
 pass --real-panel PATH to draw real crops beside generated ones into a local file for inspection.
 
-    python examples/model_figures.py --model berea --out docs/figures/berea.png [--size 128 --steps 100]
+    python examples/model_figures.py --model berea --out docs/figures/berea.png [--size 128 --steps N]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
     p.add_argument("--model", default="berea")
     p.add_argument("--out", required=True)
     p.add_argument("--size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=int, default=None, help="network evaluations [default: the model's]")
     p.add_argument("--real-panel", default=None, help="local PNG with real crops beside generated (not for docs)")
     p.add_argument("--data", default=None, help="scan for --real-panel")
     args = p.parse_args()

@@ -716,6 +716,20 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     click.echo(f"{'PASSED' if report.passed else 'NOT PASSED'}: report in {Path(out) / 'report.html'}")
 
 
+def _comma_list(text, convert, hint: str, what: str):
+    """``text`` ("1,1.03") as a tuple of ``convert``-ed values, each > 0 and none repeated (None
+    stays None); anything else is refused naming ``what``."""
+    if text is None:
+        return None
+    try:
+        values = tuple(convert(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or len(set(values)) != len(values) or not all(v > 0 for v in values):
+        raise click.BadParameter(f"must be {what}, got {text!r}", param_hint=hint)
+    return values
+
+
 @main.command("export")
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False, exists=True))
@@ -825,27 +839,8 @@ def export_cmd(
     from microgen.training.export import export_model
     from microgen.training.inpainting import INPAINT_SHARPNESS_GRID
 
-    grid = None
-    if calibration_grid is not None:
-        try:
-            grid = tuple(float(v) for v in calibration_grid.split(","))
-        except ValueError:
-            grid = ()
-        if not grid or not all(v > 0 for v in grid):
-            raise click.BadParameter(
-                f"must be comma-separated numbers > 0, got {calibration_grid!r}", param_hint="--calibration-grid"
-            )
-    sizes = None
-    if calibration_size is not None:
-        try:
-            sizes = tuple(int(v) for v in calibration_size.split(","))
-        except ValueError:
-            sizes = ()
-        if not sizes or len(set(sizes)) != len(sizes) or not all(v > 0 for v in sizes):
-            raise click.BadParameter(
-                f"must be distinct whole numbers > 0, comma-separated, got {calibration_size!r}",
-                param_hint="--calibration-size",
-            )
+    grid = _comma_list(calibration_grid, float, "--calibration-grid", "distinct comma-separated numbers > 0")
+    sizes = _comma_list(calibration_size, int, "--calibration-size", "distinct whole numbers > 0, comma-separated")
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
     if inpainting:

@@ -351,7 +351,7 @@ def test_models_command_lists_a_table():
 def test_bad_calibration_grid_exits_2(tmp_path):
     runner = CliRunner()
     data = _volume(tmp_path / "scan.tif")
-    for grid in ("a,b", "1,-1", ""):
+    for grid in ("a,b", "1,-1", "", "1,1"):
         args = ["export", str(tmp_path), "--data", str(data), "--kind", "rock", "--name", "x"]
         res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-grid", grid])
         assert res.exit_code == 2 and "comma-separated numbers > 0" in res.output, (grid, res.output)
