@@ -17,7 +17,7 @@ that many independent draws of target and spread crops, the images generated onc
 taking turns as the target. With several ``size`` values (say 128 and 256) every candidate is
 scored at each and each metric's ratio is the mean over the sizes, so the defaults do not suit one
 image size at the cost of another (a calibration at 256² alone left a Berea model's chord lengths
-4.96x the spread at 128²). The held-out block, on which model cards report fidelity, plays no
+4.96x the spread at 128² on one draw). The held-out block, on which model cards report fidelity, plays no
 part.
 """
 
