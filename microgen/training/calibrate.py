@@ -17,8 +17,8 @@ that many independent draws of target and spread crops, the images generated onc
 taking turns as the target. With several ``size`` values (say 128 and 256) every candidate is
 scored at each and each metric's ratio is the mean over the sizes, so the defaults do not suit one
 image size at the cost of another (a calibration at 256² alone left a Berea model's chord lengths
-4.96x the spread at 128² on one draw). The held-out block, on which model cards report fidelity, plays no
-part.
+4.96x the spread at 128² on one draw). The held-out block, on which model cards report fidelity,
+plays no part.
 """
 
 from __future__ import annotations
@@ -83,9 +83,7 @@ def calibrate_sampling(
     check_grids(grid, polish_grid, island_grid, hole_grid)
     if draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {draws}")
-    sizes = check_sizes(size)
-    for side in sizes:
-        model.check_shape((side, side))
+    sizes = check_sizes(size, model)
     phases = list(kind.particle_labels)
     targets = {}  # size -> (generated counts, described draws)
     for side in sizes:
@@ -114,7 +112,7 @@ def calibrate_sampling(
             }
     # per metric, to judge other objectives later
     ratios = {
-        s: {key: mean_over_sizes([by_size[str(side)][s][key] for side in sizes]) for key in per_finish}
+        s: {key: _combine([by_size[str(side)][s][key] for side in sizes], np.mean) for key in per_finish}
         for s, per_finish in by_size[str(sizes[0])].items()
     }
     scores = {s: {key: _mean(r) for key, r in per_finish.items()} for s, per_finish in ratios.items()}
@@ -156,29 +154,29 @@ def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: i
     ]
 
 
-def check_sizes(size) -> tuple[int, ...]:
-    """The calibration image sides of ``size`` (an int or a sequence of them), refused if empty or
-    repeated (each must also suit the model: ``DSDModel.check_shape``)."""
+def check_sizes(size, model: DSDModel) -> tuple[int, ...]:
+    """The calibration image sides of ``size`` (an int or a sequence of them), refused if empty,
+    repeated or not a shape ``model`` generates (``DSDModel.check_shape``)."""
     sizes = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
     if not sizes or len(set(sizes)) != len(sizes):
         raise ValueError(f"calibration sizes must be one or more distinct image sides, got {size!r}")
+    for side in sizes:
+        model.check_shape((side, side))
     return tuple(int(s) for s in sizes)
-
-
-def mean_over_sizes(per_size: list[dict[str, float]]) -> dict[str, float]:
-    """Each metric's mean ratio over the sizes' ``{metric: ratio}``; metrics missing at a size (not
-    finite there) are left out."""
-    common = set.intersection(*(set(r) for r in per_size))
-    return {m: float(np.mean([r[m] for r in per_size])) for m in per_size[0] if m in common}
 
 
 def median_ratios(got, described, phases) -> dict[str, float]:
     """Each scored metric's median ratio of generated descriptors ``got`` over the draws
     ``described = [(target descriptors, spread descriptors), ...]``; metrics missing from a draw
     (not finite there) are left out."""
-    per_draw = [scored_ratios(fidelity_table(got, want, other, phases)) for want, other in described]
-    common = set.intersection(*(set(r) for r in per_draw))
-    return {m: float(np.median([r[m] for r in per_draw])) for m in per_draw[0] if m in common}
+    return _combine([scored_ratios(fidelity_table(got, want, other, phases)) for want, other in described], np.median)
+
+
+def _combine(per: list[dict[str, float]], reduce) -> dict[str, float]:
+    """Each metric's ``reduce`` (median over draws, mean over sizes) of the ``{metric: ratio}`` in
+    ``per``; metrics missing from any of them (not finite there) are left out."""
+    common = set.intersection(*(set(r) for r in per))
+    return {m: float(reduce([r[m] for r in per])) for m in per[0] if m in common}
 
 
 def _mean(ratios: dict[str, float]) -> float:

@@ -143,8 +143,7 @@ def export_model(
         if protocol_draws < 1:
             raise ValueError(f"protocol draws must be >= 1, got {protocol_draws}")
     if calibrate:  # likewise
-        for side in check_sizes(calibration_size or size):
-            model.check_shape((side, side))
+        check_sizes(calibration_size or size, model)
     crops = {s: n_ref for s in (size, *reference_sizes) if s == size or crop_axes(held.shape, s)}
     if protocol is not None:
         crops[protocol[0]] = max(n_ref, protocol[1])
