@@ -836,7 +836,7 @@ def export_cmd(
     A dedicated inpainting run (trained with --holes) gets a card with inpainting fidelity
     instead: holes in held-out crops, refilled with their real counts."""
     from microgen.engine import DSDModel
-    from microgen.training.export import export_model
+    from microgen.training.export import edge_warning, export_model
     from microgen.training.inpainting import INPAINT_SHARPNESS_GRID
 
     grid = _comma_list(calibration_grid, float, "--calibration-grid", "distinct comma-separated numbers > 0")
@@ -893,6 +893,9 @@ def export_cmd(
         protocol_draws=protocol_draws,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
+    edge = edge_warning(card["sampling"].get("calibration", {}))
+    if edge:
+        click.echo(f"warning: {edge}", err=True)
     click.echo(
         f"wrote {out}: {card['weights_mb']} MB, sharpness {card['sampling']['sharpness']:g}, "
         f"worst fidelity ratio {worst:.2f}, "

@@ -125,6 +125,10 @@ def test_train_resume_and_export(tmp_path):
     assert "ratios_by_size" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
+    # a choice at an end of a grid says only that the best value may lie beyond it: card and CLI warn
+    edge = "highest" if exported.sharpness == 1.1 else "lowest"
+    assert sampling["calibration"]["edge"] == edge and f"is the {edge} value of the grid (1-1.1)" in md
+    assert "warning: The chosen sharpness" in res.stderr and "--calibration-grid extended" in res.stderr
     assert exported.sampling_steps == sampling["steps"] == 6 and "6 network evaluations per sample" in md
     # the data's large-scale spectra, measured on training crops (32² is the largest that fits)
     assert exported.spectral_prior.crop == 32 and sampling["prior"]["crop"] == 32

@@ -74,8 +74,8 @@ def calibrate_sampling(
         images are generated at the counts of the first, and each metric's ratio is the median
         over the draws
 
-    Returns ``{"sharpness", "polish", "islands", "holes", "scores", "ratios", "size", "n", "steps",
-    "draws", "data"}`` (JSON-ready; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the
+    Returns ``{"sharpness", "polish", "islands", "holes", "edge", "scores", "ratios", "size", "n",
+    "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the chosen sharpness; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the
     mean ratio, ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of; ``size`` is
     an int, or the list of sizes, each metric's ratio then the mean over them, with
     ``ratios_by_size[str(size)][sharpness][finish_key][metric]`` the ratios at each).
@@ -123,6 +123,7 @@ def calibrate_sampling(
         "polish": sweeps,
         "islands": islands,
         "holes": holes,
+        "edge": grid_edge(float(best_s), grid),
         "scores": scores,
         "ratios": ratios,
         **({"ratios_by_size": by_size} if len(sizes) > 1 else {}),
@@ -134,6 +135,21 @@ def calibrate_sampling(
         if draws == 1
         else "crops of each half of the training block in turn, scored against the other half (not the held-out block)",
     }
+
+
+def grid_edge(sharpness: float, grid) -> str | None:
+    """``"highest"`` or ``"lowest"`` when ``sharpness`` is that end of a ``grid`` of two or more
+    values, else None. A choice at an end says only that the best value may lie beyond it (the
+    session-8 ``nmc`` calibration chose 1.15, its grid's top, with the scores still falling), so
+    exports warn and the card says so."""
+    values = sorted({float(v) for v in grid})
+    if len(values) < 2:
+        return None
+    if sharpness == values[-1]:
+        return "highest"
+    if sharpness == values[0]:
+        return "lowest"
+    return None
 
 
 def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: int, draws: int) -> list:
@@ -271,6 +287,7 @@ __all__ = [
     "check_grids",
     "finish_key",
     "finishes",
+    "grid_edge",
     "mean_ratio",
     "median_ratios",
     "parse_finish",

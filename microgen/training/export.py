@@ -392,7 +392,24 @@ def _sampling_markdown(sampling: dict) -> list[str]:
             + f"; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
         )
         lines += ["", *calibration_table(cal["scores"])]
+        edge = edge_warning(cal)
+        if edge:
+            lines += ["", edge]
     return lines
+
+
+def edge_warning(cal: dict) -> str | None:
+    """The card's (and the CLI's) warning when a calibration chose an end of its sharpness grid
+    (:func:`~microgen.training.calibrate.grid_edge`); None otherwise and for older cards."""
+    edge = cal.get("edge")
+    if not edge:
+        return None
+    grid = sorted(float(s) for s in cal["scores"])
+    beyond = "above" if edge == "highest" else "below"
+    return (
+        f"The chosen sharpness {cal['sharpness']:g} is the {edge} value of the grid ({grid[0]:g}-{grid[-1]:g}): "
+        f"a value {beyond} it may score better; export again with --calibration-grid extended {beyond} it."
+    )
 
 
 def _sides(size) -> str:

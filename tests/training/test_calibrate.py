@@ -15,6 +15,7 @@ from microgen.training.calibrate import (
     calibration_references,
     finish_key,
     finishes,
+    grid_edge,
     parse_finish,
 )
 from tests.helpers import tiny_model
@@ -48,6 +49,7 @@ def test_calibration_scores_every_combination_and_keeps_the_best():
     chosen = finish_key(cal["polish"], cal["islands"], cal["holes"])
     assert (f"{cal['sharpness']:g}", chosen) == best_pair(cal["scores"])
     assert cal["n"] == 3 and cal["size"] == 16 and "held-out" in cal["data"]
+    assert cal["edge"] == grid_edge(cal["sharpness"], kw["grid"])
     assert model.sharpness == 1.0  # the model is not modified
     assert calibrate_sampling(model, train, get_kind("rock"), **kw) == cal  # same seed, same images, same choice
 
@@ -169,3 +171,10 @@ def test_islands_are_chosen_only_for_a_clear_gain():
     assert best_pair({"1": {"0+i2": 0.5, "0+i4": 0.4}}) == ("1", "0+i4")  # nothing to fall back to
     assert best_pair({"1": {"2": 1.0, "2+h4": 0.99}}) == ("1", "2")  # holes alone: the same rule
     assert best_pair({"1": {"2": 1.0, "2+h4": 0.9}}) == ("1", "2+h4")
+
+
+def test_grid_edge_flags_a_choice_at_either_end_of_the_sharpness_grid():
+    grid = (1.0, 1.3, 0.8)  # order does not matter
+    assert grid_edge(1.3, grid) == "highest" and grid_edge(0.8, grid) == "lowest" and grid_edge(1.0, grid) is None
+    assert grid_edge(1.0, (1.0,)) is None and grid_edge(1.0, (1.0, 1.0)) is None  # one value: no direction
+    assert grid_edge(1.0, (1.0, 1.1)) == "lowest"
