@@ -75,9 +75,10 @@ def calibrate_sampling(
         over the draws
 
     Returns ``{"sharpness", "polish", "islands", "holes", "edge", "scores", "ratios", "size", "n",
-    "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the chosen sharpness; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the
-    mean ratio, ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of; ``size`` is
-    an int, or the list of sizes, each metric's ratio then the mean over them, with
+    "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the chosen
+    sharpness; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean ratio,
+    ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of; ``size`` is an int, or
+    the list of sizes, each metric's ratio then the mean over them, with
     ``ratios_by_size[str(size)][sharpness][finish_key][metric]`` the ratios at each).
     """
     check_grids(grid, polish_grid, island_grid, hole_grid)
