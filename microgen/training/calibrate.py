@@ -124,7 +124,7 @@ def calibrate_sampling(
         "polish": sweeps,
         "islands": islands,
         "holes": holes,
-        "edge": grid_edge(float(best_s), grid),
+        "edge": grid_edge(float(best_s), [float(s) for s in scores]),  # the values the choice was made from
         "scores": scores,
         "ratios": ratios,
         **({"ratios_by_size": by_size} if len(sizes) > 1 else {}),
