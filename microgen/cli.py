@@ -799,6 +799,13 @@ def _comma_list(text, convert, hint: str, what: str):
     "(median and range in the card).",
 )
 @click.option(
+    "--range-crops",
+    default=None,
+    help="Crop sides, comma-separated, whose training crops span the fraction range that generation warns "
+    "outside of (e.g. 64,128 for a model trained at 64 and fine-tuned at 128) [default: the crop sides "
+    "recorded in the model's training history].",
+)
+@click.option(
     "--hole",
     type=int,
     default=None,
@@ -828,6 +835,7 @@ def export_cmd(
     prior,
     protocol,
     protocol_draws,
+    range_crops,
     hole,
     compare,
 ) -> None:
@@ -841,6 +849,7 @@ def export_cmd(
 
     grid = _comma_list(calibration_grid, float, "--calibration-grid", "distinct comma-separated numbers > 0")
     sizes = _comma_list(calibration_size, int, "--calibration-size", "distinct whole numbers > 0, comma-separated")
+    range_crops = _comma_list(range_crops, int, "--range-crops", "distinct whole numbers > 0, comma-separated")
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
     if inpainting:
@@ -891,6 +900,7 @@ def export_cmd(
         prior=prior,
         protocol=protocol,
         protocol_draws=protocol_draws,
+        range_crops=range_crops,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     edge = edge_warning(card["sampling"].get("calibration", {}))

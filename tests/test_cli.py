@@ -100,10 +100,14 @@ def test_train_resume_and_export(tmp_path):
             "2",
             "--calibration-size",
             "16,32",
+            "--range-crops",
+            "8",
         ],
     )
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    assert card["fractions_range_crops"] == [8, 16]  # the given side and the run's own
+    assert "the range over training crops of 8², 16²" in (tmp_path / "tiny" / "card.md").read_text()
     protocol = card["fidelity_issue_protocol"]  # the second table: 3 generated 16² images vs 3 held-out crops
     assert protocol["size"] == 16 and protocol["generated"] == 3 and card["speed_issue_protocol"]["batch"] == 3
     assert {r["metric"] for r in protocol["rows"]} == {r["metric"] for r in card["fidelity"]["rows"]}
@@ -166,6 +170,8 @@ def test_train_resume_and_export(tmp_path):
     for option, value, message in (
         ("--calibration-draws", "0", "calibration draws must be >= 1"),
         ("--calibration-size", "16,15", "multiple of the network stride"),  # refused before any work
+        ("--range-crops", "4096", "training block"),
+        ("--range-crops", "8,x", "--range-crops"),
     ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
         assert res.exit_code == 2 and message in res.output, res.output

@@ -30,6 +30,7 @@ from microgen.metrics import (
 
 from .calibrate import SHARPNESS_GRID, calibrate_sampling, check_sizes, finishes, parse_finish
 from .data import fraction_summary, split_holdout
+from .trainer import training_crops
 
 REFERENCE = "reference.json"
 
@@ -38,6 +39,18 @@ def fraction_stats(volume: np.ndarray, codes, crop: int, n: int, rng) -> dict:
     """Per-phase fraction mean, sigma, min and max over ``n`` random ``crop``-sized 2D crops."""
     crops = random_crops(volume, n, crop, rng)
     return {int(code): fraction_summary([np.mean(c == code) for c in crops]) for code in codes}
+
+
+def fraction_ranges(volume: np.ndarray, mat, stats: dict, crop: int, crops, seed: int, n: int = 1000) -> dict:
+    """Per-phase [min, max] fraction over the crops of every side in ``crops`` (the training history:
+    a model fine-tuned on larger crops has still seen the wider range of its smaller ones);
+    ``stats`` are those already measured at ``crop``, the other sides get their own generators."""
+    per_side = [stats] + [
+        fraction_stats(volume, mat.particle_labels, side, n, np.random.default_rng([seed, side]))
+        for side in crops
+        if side != crop
+    ]
+    return {mat.phases[c]: [min(s[c]["min"] for s in per_side), max(s[c]["max"] for s in per_side)] for c in stats}
 
 
 def reference_statistics(
@@ -98,6 +111,7 @@ def export_model(
     prior: bool = True,
     protocol: tuple[int, int] | None = None,
     protocol_draws: int = 8,
+    range_crops: Sequence[int] | None = None,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
@@ -121,7 +135,11 @@ def export_model(
     models: 32 x 256²), stored as the card's ``fidelity_issue_protocol`` and
     ``speed_issue_protocol``; the same generated images are also scored against ``protocol_draws``
     independent draws of held-out and training crops (the first is the table's), stored as the
-    table's ``draws`` (every metric's ratio per draw; the card shows the median and range)."""
+    table's ``draws`` (every metric's ratio per draw; the card shows the median and range).
+
+    The phase fractions' mean and sigma on the card are measured on training crops of the run's
+    crop side; the range that generation warns outside of (``fractions_range``) is the union over
+    ``range_crops`` [default: every crop side of the model's recorded training history]."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
     rng = np.random.default_rng(seed)
@@ -131,7 +149,12 @@ def export_model(
     train, held = split_holdout(labels, holdout)
     crop = int(model.meta.get("training", {}).get("config", {}).get("crop", 64))
     stats = fraction_stats(train, mat.particle_labels, crop, 1000, rng)
-    ranges = {mat.phases[c]: [s["min"], s["max"]] for c, s in stats.items()}
+    range_crops = sorted({crop, *(range_crops or training_crops(model.meta.get("training", {})))})
+    if not all(s > 0 and crop_axes(train.shape, s) for s in range_crops):
+        raise ValueError(
+            f"range crops {range_crops} must be sides > 0 that the training block {train.shape} can be cropped at"
+        )
+    ranges = fraction_ranges(train, mat, stats, crop, range_crops, seed)
     phases = list(mat.particle_labels)
     if protocol is not None:  # refused before the long calibration, not after it
         if protocol[1] < 1 or not crop_axes(held.shape, protocol[0]):
@@ -204,6 +227,7 @@ def export_model(
         "training_config": training.get("config"),
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
+        "fractions_range_crops": range_crops,
         "sampling": {
             **model.meta.get("sampling", {"sharpness": model.sharpness}),
             **({"calibration": cal} if calibrate else {}),
@@ -454,6 +478,10 @@ def card_markdown(card: dict) -> str:
     ]
     for p, s in card["fractions_training_crops"].items():
         lines.append(f"| {p} | {s['mean']:.4f} | {s['std']:.4f} | {s['min']:.4f} | {s['max']:.4f} |")
+    if card.get("fractions_range_crops"):
+        spans = ", ".join(f"{p} {lo:.3f}-{hi:.3f}" for p, (lo, hi) in card["fractions_range"].items())
+        sides = ", ".join(f"{c}²" for c in card["fractions_range_crops"])
+        lines += ["", f"Generation warns outside {spans}: the range over training crops of {sides}."]
     lines += _fidelity_markdown(card["fidelity"], "Fidelity")
     lines += _sampling_markdown(card.get("sampling") or {})
     lines += _speed_markdown(card["speed"], "Speed")

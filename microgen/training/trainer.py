@@ -259,7 +259,11 @@ class Trainer:
         previous = source.meta.get("training", {})
         self.prior_steps = int(previous.get("total_steps", previous.get("steps", 0)))
         self.prior_wall = float(previous.get("total_wall_time_s", previous.get("wall_time_s", 0.0)))
-        self.meta["training"]["initialised_from"] = {"path": str(directory), "steps": self.prior_steps}
+        self.meta["training"]["initialised_from"] = {
+            "path": str(directory),
+            "steps": self.prior_steps,
+            "crops": training_crops(previous),
+        }
         log.info("initialised from %s (%d steps)", directory, self.prior_steps)
 
     def _load_checkpoint(self, path: Path) -> None:
@@ -476,6 +480,14 @@ class Trainer:
             for m, v in self.last_validation["metrics"].items():
                 lines.append(f"| {m} | {v['distance']:.4g} | {v['spread']:.4g} | {v['ratio']:.2f} |")
         _atomic_write_text(self.out / "card.md", "\n".join(lines) + "\n")
+
+
+def training_crops(training: dict) -> list[int]:
+    """Every crop side a model was trained on, earliest first: those of the models it was
+    initialised from (as far as they were recorded), then its own run's."""
+    earlier = list((training.get("initialised_from") or {}).get("crops", []))
+    crop = (training.get("config") or {}).get("crop")
+    return earlier + ([int(crop)] if crop is not None and (not earlier or earlier[-1] != crop) else [])
 
 
 def _fractions_seen(volumes, crop: int, seed: int, n: int = 256) -> list[dict]:

@@ -7,6 +7,7 @@ import torch
 from microgen.engine import DSDModel, sample
 from microgen.training import CropSampler, TrainConfig, Trainer, split_holdout, to_channels
 from microgen.training.run import load_training_volumes
+from microgen.training.trainer import training_crops
 
 
 def _stripes(seed=0, shape=(6, 32, 32)):
@@ -222,6 +223,11 @@ def test_init_from_a_model_directory_continues_its_weights(tmp_path):
     training = DSDModel.load(tmp_path / "b").meta["training"]
     first_wall = DSDModel.load(tmp_path / "a").meta["training"]["wall_time_s"]
     assert training["total_wall_time_s"] == pytest.approx(first_wall + training["wall_time_s"], abs=0.11)
+    assert training["initialised_from"]["crops"] == [16] and training_crops(training) == [16]
+    # a fine-tune on larger crops records the whole crop history (the export's fraction range spans it)
+    third = Trainer(_cfg(steps=1, crop=32), vol, tmp_path / "d", device="cpu", init_from=tmp_path / "b")
+    third.fit()
+    assert training_crops(DSDModel.load(tmp_path / "d").meta["training"]) == [16, 32]
     with pytest.raises(ValueError, match="configuration differs: network.width: source 8 vs now 16"):
         Trainer(_cfg(width=16), vol, tmp_path / "c", device="cpu", init_from=tmp_path / "a")
     with pytest.raises(ValueError, match=r"process.r: source 30.0 vs now 40.0 \(the hop rate follows --crop"):
@@ -251,3 +257,23 @@ def test_bfloat16_training_tracks_float32_and_can_be_switched_on_resume(tmp_path
 def test_training_precision_names_the_allowed_values():
     with pytest.raises(ValueError, match=r"training precision must be one of \('auto', 'float32', 'bfloat16'\)"):
         _cfg(precision="float16")
+
+
+def test_fraction_range_spans_every_training_crop_side():
+    """Small crops see more extreme fractions than large ones; the range is the union over sides,
+    and the side already measured keeps its own statistics."""
+    from microgen.domains import get_kind
+    from microgen.training.export import fraction_ranges, fraction_stats
+
+    rng = np.random.default_rng(3)
+    vol = (rng.random((4, 64, 64)) < np.linspace(0.1, 0.6, 64)[None, None, :]).astype(np.uint8)
+    mat = get_kind("rock")
+    pore = mat.particle_labels[0]
+    vol = np.where(vol == 1, pore, mat.background).astype(np.uint8)
+    big = fraction_stats(vol, [pore], 32, 200, np.random.default_rng(0))
+    small = fraction_stats(vol, [pore], 8, 200, np.random.default_rng([5, 8]))
+    name = mat.phases[pore]
+    assert fraction_ranges(vol, mat, big, 32, [32], 5) == {name: [big[pore]["min"], big[pore]["max"]]}
+    lo, hi = fraction_ranges(vol, mat, big, 32, [8, 32], 5, n=200)[name]
+    assert lo == min(big[pore]["min"], small[pore]["min"]) and hi == max(big[pore]["max"], small[pore]["max"])
+    assert lo < big[pore]["min"] and hi > big[pore]["max"]
