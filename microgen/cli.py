@@ -852,6 +852,10 @@ def export_cmd(
     range_crops = _comma_list(range_crops, int, "--range-crops", "distinct whole numbers > 0, comma-separated")
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
+    if inpainting and range_crops:
+        raise click.BadParameter(
+            "--range-crops applies to generation runs, not to inpainting runs (trained with --holes)"
+        )
     if inpainting:
         from microgen.training.inpainting import export_inpainting_model
 
