@@ -1,4 +1,5 @@
-"""Network evaluation cost: milliseconds per evaluation of the rate UNet for several widths.
+"""Network evaluation cost: milliseconds per evaluation of the rate UNet for several widths, and
+for the space-to-depth network (``patch 2``: no full-resolution level).
 
 Usage: python benchmarks/network.py [--size 256] [--batch 1] [--device cpu] [--precision auto]
 """
@@ -21,6 +22,8 @@ CONFIGS = [
     {"width": 32, "mults": [1, 2, 2, 2]},
     {"width": 16, "mults": [1, 2, 4, 4]},
     {"width": 16, "mults": [1, 2, 4, 8]},
+    {"width": 32, "mults": [1, 2, 2], "patch": 2},
+    {"width": 32, "mults": [1, 2, 2, 2], "patch": 2},
 ]
 
 
@@ -51,7 +54,8 @@ def main() -> None:
                 torch.cuda.synchronize()
         ms = 1e3 * (time.perf_counter() - start) / args.repeat
         print(
-            f"width {cfg['width']:3d} mults {cfg['mults']!s:14s} params {params / 1e6:5.2f} M  "
+            f"width {cfg['width']:3d} mults {cfg['mults']!s:14s} patch {cfg.get('patch', 1)} "
+            f"params {params / 1e6:5.2f} M  "
             f"{ms:8.1f} ms/eval  {ms / args.batch:8.1f} ms/image"
         )
 

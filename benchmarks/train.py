@@ -1,6 +1,7 @@
 """Training throughput (images/s) of the default rock configuration.
 
-Usage: python benchmarks/train.py [--crop 128] [--batch 16] [--steps 10] [--device auto] [--data scan.tif]
+Usage: python benchmarks/train.py [--crop 128] [--batch 16] [--steps 10] [--width 16] [--mults 1,2,4,4]
+    [--patch 1] [--device auto] [--data scan.tif]
 
 Without --data it trains on a synthetic binary volume (porosity 0.2). Prints images/s for the full
 step (crops, corruption with exact targets, forward, backward, optimiser, EMA) and, separately,
@@ -27,6 +28,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--width", type=int, default=TrainConfig.width)
     p.add_argument("--mults", default=",".join(map(str, TrainConfig().mults)), help="comma-separated level multipliers")
+    p.add_argument("--patch", type=int, default=TrainConfig.patch, help="space-to-depth factor of the network")
     p.add_argument("--device", default="auto")
     p.add_argument("--data", default=None)
     args = p.parse_args()
@@ -38,7 +40,13 @@ def main() -> None:
         vol = (np.random.default_rng(0).random((64, 256, 256)) < 0.2).astype(np.uint8)[None]
     mults = [int(m) for m in args.mults.split(",")]
     cfg = TrainConfig(
-        crop=args.crop, batch=args.batch, steps=10**9, width=args.width, mults=mults, checkpoint_every=10**9
+        crop=args.crop,
+        batch=args.batch,
+        steps=10**9,
+        width=args.width,
+        mults=mults,
+        patch=args.patch,
+        checkpoint_every=10**9,
     )
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as out:
@@ -59,7 +67,7 @@ def main() -> None:
         data = args.steps * args.batch / (time.perf_counter() - start)
     print(
         f"device {device}, threads {torch.get_num_threads()}, crop {args.crop}, batch {args.batch}, "
-        f"width {args.width}, mults {mults}, r {cfg.resolved_r()}"
+        f"width {args.width}, mults {mults}, patch {args.patch}, r {cfg.resolved_r()}"
     )
     print(f"training step: {full:.1f} images/s; data + corruption alone: {data:.1f} images/s")
 

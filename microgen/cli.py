@@ -47,7 +47,7 @@ def main(verbose: bool) -> None:
 
 
 #: architecture of a new run when neither the options, the resumed run nor --init-from say otherwise
-_ARCH = {name: getattr(TrainConfig(), name) for name in ("width", "mults", "blocks")}
+_ARCH = {name: getattr(TrainConfig(), name) for name in ("width", "mults", "blocks", "patch")}
 
 
 def _denoise_option(help_text: str):
@@ -94,6 +94,13 @@ def _denoise_option(help_text: str):
     type=int,
     default=None,
     help=f"Residual blocks per level [default: {_ARCH['blocks']}, or the resumed run's or --init-from's].",
+)
+@click.option(
+    "--patch",
+    type=int,
+    default=None,
+    help="Space-to-depth factor: the network's finest level works on PATCH-sided cells; 2 makes "
+    f"sampling about 1.7x faster [default: {_ARCH['patch']}, or the resumed run's or --init-from's].",
 )
 @click.option("--lr", default=5e-4, show_default=True, help="Peak learning rate.")
 @click.option("--no-augment", is_flag=True, help="Disable the 8 dihedral augmentations (anisotropic materials).")
@@ -155,6 +162,7 @@ def train(
     width,
     mults,
     blocks,
+    patch,
     lr,
     no_augment,
     holdout,
@@ -186,7 +194,7 @@ def train(
         class_names = [c.strip() for c in classes.split(",")]
         if len(class_names) != len(data) or len(set(class_names)) != len(class_names) or "" in class_names:
             raise ValueError(f"--classes needs one distinct name per --data ({len(data)} files), got {classes!r}")
-    width, mult_list, blocks = _architecture(width, mults, blocks, init_from)
+    width, mult_list, blocks, patch = _architecture(width, mults, blocks, patch, init_from)
     cfg = TrainConfig(
         num_classes=len(class_names) if class_names else 0,
         label_dropout=0.1 if class_names else 0.0,
@@ -198,6 +206,7 @@ def train(
         width=width,
         mults=mult_list,
         blocks=blocks,
+        patch=patch,
         lr=lr,
         augment=not no_augment,
         holdout=holdout,
@@ -244,6 +253,7 @@ _RESUMED_OPTIONS = {
     "width": "width",
     "mults": "mults",
     "blocks": "blocks",
+    "patch": "patch",
 }
 
 
@@ -268,8 +278,8 @@ def _resumed_config(cfg: TrainConfig, out) -> TrainConfig:
     return dataclasses.replace(cfg, **updates)
 
 
-def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]:
-    """Width, level multipliers and blocks: the options given, else those of --init-from's model,
+def _architecture(width, mults, blocks, patch, init_from) -> tuple[int, list[int], int, int]:
+    """Width, level multipliers, blocks and patch: the options given, else those of --init-from's model,
     else _ARCH (TrainConfig checks the values; on --resume, :func:`_resumed_config` then puts back
     the run's own for the options not given)."""
     base = dict(_ARCH)
@@ -277,7 +287,7 @@ def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]
         from microgen.engine import DSDModel
 
         net = DSDModel.load(init_from).network_config
-        base = {"width": net.width, "mults": net.mults, "blocks": net.blocks}
+        base = {"width": net.width, "mults": net.mults, "blocks": net.blocks, "patch": net.patch}
     if mults is not None:
         try:
             base["mults"] = [int(m) for m in mults.split(",")]
@@ -285,8 +295,9 @@ def _architecture(width, mults, blocks, init_from) -> tuple[int, list[int], int]
             base["mults"] = []
         if not base["mults"] or min(base["mults"]) < 1:
             raise ValueError(f"--mults must be comma-separated positive integers such as 1,2,4,4, got {mults!r}")
-    base.update({name: value for name, value in (("width", width), ("blocks", blocks)) if value is not None})
-    return base["width"], base["mults"], base["blocks"]
+    given = (("width", width), ("blocks", blocks), ("patch", patch))
+    base.update({name: value for name, value in given if value is not None})
+    return base["width"], base["mults"], base["blocks"], base["patch"]
 
 
 def _parse_shape(size, shape) -> tuple[int, ...]:

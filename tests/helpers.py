@@ -9,8 +9,12 @@ from microgen.engine import DSDModel, NetworkConfig, ProcessConfig, Schedule
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def tiny_model(channels: int = 1, boundary: str = "periodic", ndim: int = 2, r: float = 20.0, seed: int = 0):
+def tiny_model(
+    channels: int = 1, boundary: str = "periodic", ndim: int = 2, r: float = 20.0, seed: int = 0, patch: int = 1
+):
     torch.manual_seed(seed)
-    net = NetworkConfig(channels=channels, ndim=ndim, width=8, mults=[1, 2], blocks=1, periodic=boundary == "periodic")
+    net = NetworkConfig(
+        channels=channels, ndim=ndim, width=8, mults=[1, 2], blocks=1, periodic=boundary == "periodic", patch=patch
+    )
     proc = ProcessConfig(r=r, boundary=boundary, schedule=Schedule("power", 50, 3.0))
     return DSDModel(net, proc).eval()

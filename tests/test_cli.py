@@ -118,6 +118,9 @@ def test_train_resume_and_export(tmp_path):
     assert {r["metric"] for r in baseline["rows"]} == {r["metric"] for r in card["fidelity"]["rows"]}
     md = (tmp_path / "tiny" / "card.md").read_text()
     assert "closer than blobs" in md
+    net = card["network"]  # the architecture, with its parameter count
+    assert net["parameters"] == sum(p.numel() for p in DSDModel.load(tmp_path / "tiny").parameters())
+    assert f"- Network: rate UNet of width {net['width']}" in md and "space-to-depth" not in md
     sampling = card["sampling"]  # calibrated on training crops, stored with the model, used by default
     assert set(sampling["calibration"]["scores"]) == {"1", "1.1"}
     assert set(sampling["calibration"]["ratios"]) == {"1", "1.1"}  # per metric, in the card only
@@ -223,6 +226,25 @@ def test_train_architecture_options(tmp_path):
     more = DSDModel.load(tmp_path / "more")
     assert more.network_config == DSDModel.load(out).network_config
     assert more.meta["training"]["total_steps"] == 5
+
+
+def test_train_patch_option_is_kept_on_resume_and_checked(tmp_path):
+    from microgen.engine.model import DSDModel
+
+    runner = CliRunner()
+    data = _volume(tmp_path / "scan.tif")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--kind", "rock", "--out", str(out), "--crop", "16", "--batch", "2"]
+    res = runner.invoke(main, [*args, "--steps", "2", "--width", "4", "--mults", "1,2", "--patch", "2"])
+    assert res.exit_code == 0, res.output
+    assert DSDModel.load(out).network_config.patch == 2
+    res = runner.invoke(main, [*args, "--steps", "3", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert DSDModel.load(out).network_config.patch == 2
+    for patch, message in (("0", "patch must be >= 1"), ("3", "multiple of the network stride 6")):
+        res = runner.invoke(main, [*args[:6], str(tmp_path / "bad"), *args[7:], "--mults", "1,2", "--patch", patch])
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert not (tmp_path / "bad").exists()
 
 
 def _tiny_rock(tmp_path):

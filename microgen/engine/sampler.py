@@ -555,11 +555,16 @@ def sample(
         counts = counts + (fixed_t * frozen_t).unsqueeze(0)
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
+    offsets = model.patch_offsets()
+    calls = [0]
+
     def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:
         """Per-particle reverse rates in physical units, zero for closed or frozen moves."""
         t_batch = torch.full((batch,), time, dtype=torch.float64, device=device)
+        offset = offsets[calls[0] % len(offsets)]
+        calls[0] += 1
         with autocast(device, precision):
-            rates = model.particle_rates(state, t_batch, label)
+            rates = model.particle_rates(state, t_batch, label, offset)
         return sharpen(rates.double() * (float(model.time_scale(time)) * allowed), model.r, sharpness)
 
     if hasattr(sampler, "reset"):

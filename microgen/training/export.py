@@ -236,6 +236,7 @@ def export_model(
         "fidelity": fidelity,
         "speed": speed,
         "weights_mb": round((out / "model.safetensors").stat().st_size / 2**20, 2),
+        "network": {**model.network_config.to_dict(), "parameters": sum(p.numel() for p in model.parameters())},
         **extra,
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
@@ -470,6 +471,7 @@ def card_markdown(card: dict) -> str:
         f"- Training: {tr['steps']} steps, {tr['wall_time_s']} s on {tr['hardware']}"
         + (f" ({tr['precision']})" if tr.get("precision") else ""),
         f"- Weights: {card['weights_mb']} MB (safetensors)",
+        *_network_line(card.get("network")),
         "",
         "## Phase fractions in training crops",
         "",
@@ -489,6 +491,19 @@ def card_markdown(card: dict) -> str:
         lines += _fidelity_markdown(card["fidelity_issue_protocol"], "Fidelity at the issue's protocol")
         lines += _speed_markdown(card["speed_issue_protocol"], f"Speed at {card['speed_issue_protocol']['size']}²")
     return "\n".join(lines + [""])
+
+
+def _network_line(net: dict | None) -> list[str]:
+    """The card's architecture line (none for cards written before it was recorded)."""
+    if not net:
+        return []
+    levels = ",".join(str(m) for m in net["mults"])
+    patch = net.get("patch", 1)
+    cells = f"; works on {patch}-voxel-sided cells (space-to-depth)" if patch > 1 else ""
+    return [
+        f"- Network: rate UNet of width {net['width']}, level multipliers {levels}, {net['blocks']} block(s) "
+        f"per level{cells}; {net['parameters'] / 1e6:.2f} M parameters"
+    ]
 
 
 def _speed_markdown(s: dict, heading: str) -> list[str]:

@@ -67,6 +67,8 @@ class TrainConfig:
     width: int = 16
     mults: list[int] = field(default_factory=lambda: [1, 2, 4, 4])
     blocks: int = 1
+    #: space-to-depth factor of the network (:class:`~microgen.engine.network.NetworkConfig`)
+    patch: int = 1
     augment: bool = True
     holdout: float = 0.2
     num_classes: int = 0
@@ -82,7 +84,18 @@ class TrainConfig:
     holes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for name in ("crop", "batch", "steps", "width", "blocks", "schedule_steps", "checkpoint_every", "log_every"):
+        names = (
+            "crop",
+            "batch",
+            "steps",
+            "width",
+            "blocks",
+            "patch",
+            "schedule_steps",
+            "checkpoint_every",
+            "log_every",
+        )
+        for name in names:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.num_classes < 0 or not 0.0 <= self.label_dropout < 1.0 or self.count_scale <= 0:
@@ -91,8 +104,9 @@ class TrainConfig:
             raise ValueError("label_dropout needs num_classes > 0")
         if self.precision not in TRAIN_PRECISIONS:
             raise ValueError(f"training precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
-        if self.crop % (2 ** (len(self.mults) - 1)):
-            raise ValueError(f"crop {self.crop} must be a multiple of the network stride {2 ** (len(self.mults) - 1)}")
+        stride = int(self.patch) * 2 ** (len(self.mults) - 1)
+        if self.crop % stride:
+            raise ValueError(f"crop {self.crop} must be a multiple of the network stride {stride}")
         self.holes = check_holes(self.holes, self.crop)
         if self.holes and self.validate_every:
             raise ValueError(
@@ -189,6 +203,7 @@ class Trainer:
             width=config.width,
             mults=list(config.mults),
             blocks=config.blocks,
+            patch=config.patch,
             periodic=config.boundary == "periodic",
             count_scale=config.count_scale,
             num_classes=config.network_classes,

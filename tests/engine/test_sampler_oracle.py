@@ -50,7 +50,11 @@ class OracleModel:
     def time_scale(self, t):
         return R + 1.0 / torch.as_tensor(t, dtype=torch.float64)
 
-    def particle_rates(self, counts, t, label=None):
+    def patch_offsets(self):
+        return [(0, 0)]  # the analytic rates need no cell grid
+
+    def particle_rates(self, counts, t, label=None, offset=None):
+        assert not any(offset or ())
         (tb,) = set(t.tolist())  # the sampler moves the whole batch in step
         out = torch.zeros((1, self.channels, 4, *SHAPE), dtype=torch.float64)
         mats = [kernels.transition_matrix(n, R, tb, self.boundary) for n in SHAPE]

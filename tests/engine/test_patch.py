@@ -1,0 +1,107 @@
+"""The space-to-depth network (``patch > 1``): cell bookkeeping, equivariance, grid offsets, and
+exact sampling with it."""
+
+import numpy as np
+import pytest
+import torch
+
+from microgen.engine import DSDModel, NetworkConfig, TrapezoidalLeaping, sample
+from microgen.engine.network import depth_to_space, space_to_depth
+from tests.helpers import tiny_model
+
+
+def _perturbed(**kwargs):
+    model = tiny_model(**kwargs)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_space_to_depth_lists_each_cell_and_inverts(ndim):
+    x = torch.randn(2, 3, *([6] * ndim))
+    cells = space_to_depth(x, 3)
+    assert cells.shape == (2, 3 * 3**ndim, *([2] * ndim))
+    assert torch.equal(depth_to_space(cells, 3), x)
+    # the first coarse voxel of channel 1 holds exactly that channel's first 3-sided cell
+    corner = x[0, 1][(slice(0, 3),) * ndim].reshape(-1)
+    assert torch.equal(cells[0, 3**ndim : 2 * 3**ndim][(slice(None), *([0] * ndim))], corner)
+
+
+def test_stride_counts_the_patch():
+    assert NetworkConfig(mults=[1, 2, 2], patch=2).stride == 8
+    assert NetworkConfig(mults=[1, 2, 2]).stride == 4
+    with pytest.raises(ValueError, match="patch must be >= 1"):
+        NetworkConfig(patch=0)
+
+
+def test_patched_model_round_trips_and_old_configs_load(tmp_path):
+    model = _perturbed(channels=2, patch=2)
+    counts = torch.randint(0, 2, (2, 2, 8, 8), generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0.02, 0.6])
+    model.save(tmp_path / "m")
+    loaded = DSDModel.load(tmp_path / "m")
+    assert loaded.network_config.patch == 2
+    assert torch.equal(model.rates(counts, t), loaded.rates(counts, t))
+    # a config written before the option existed means patch 1
+    assert NetworkConfig(**{k: v for k, v in model.network_config.to_dict().items() if k != "patch"}).patch == 1
+
+
+def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
+    model = _perturbed(patch=2)
+    counts = torch.randint(0, 2, (1, 1, 16, 16), generator=torch.Generator().manual_seed(2))
+    t = torch.tensor([0.3])
+    rates = model.rates(counts, t)
+    stride_shift = model.rates(torch.roll(counts, (4, 8), (2, 3)), t)
+    torch.testing.assert_close(stride_shift, torch.roll(rates, (4, 8), (3, 4)), rtol=1e-5, atol=1e-6)
+    odd_shift = model.rates(torch.roll(counts, (1, 0), (2, 3)), t)
+    assert not torch.allclose(odd_shift, torch.roll(rates, (1, 0), (3, 4)), rtol=1e-3, atol=1e-5)
+
+
+def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
+    model = _perturbed(patch=2)
+    assert model.patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert tiny_model().patch_offsets() == [(0, 0)]
+    assert tiny_model(boundary="noflux", patch=2).patch_offsets() == [(0, 0)]
+    counts = torch.randint(0, 2, (1, 1, 8, 8), generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([0.1])
+    by_hand = torch.roll(model.particle_rates(torch.roll(counts, (1, 1), (2, 3)), t), (-1, -1), (3, 4))
+    assert torch.equal(model.particle_rates(counts, t, offset=(1, 1)), by_hand)
+    assert torch.equal(model.particle_rates(counts, t, offset=(0, 0)), model.particle_rates(counts, t))
+    with pytest.raises(ValueError, match="periodic"):
+        tiny_model(boundary="noflux", patch=2).particle_rates(counts, t, offset=(1, 0))
+
+
+def test_sampler_cycles_the_offsets(monkeypatch):
+    model = _perturbed(patch=2)
+    seen = []
+    original = model.particle_rates
+
+    def spy(counts, t, label=None, offset=None):
+        seen.append(offset)
+        return original(counts, t, label, offset)
+
+    monkeypatch.setattr(model, "particle_rates", spy)
+    sample(model, [[20]], (8, 8), sampler=TrapezoidalLeaping(steps=4), generator=torch.Generator().manual_seed(0))
+    assert seen[:8] == model.patch_offsets() * 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_patched_model_samples_exact_reproducible_label_images(seed):
+    model = _perturbed(channels=2, patch=2)
+    totals = [[30, 11], [5, 40]]
+    runs = [
+        sample(
+            model,
+            totals,
+            (16, 8),
+            sampler=TrapezoidalLeaping(steps=5),
+            generator=torch.Generator().manual_seed(seed),
+        ).labels
+        for _ in range(2)
+    ]
+    assert np.array_equal(runs[0], runs[1])
+    for labels, (a, b) in zip(runs[0], totals):
+        assert labels.shape == (16, 8)
+        assert (labels == 1).sum() == a and (labels == 2).sum() == b and set(np.unique(labels)) <= {0, 1, 2}
