@@ -156,11 +156,11 @@ class DSDModel(nn.Module):
 
     # ------------------------------------------------------------------ rates
     def patch_offsets(self) -> list[tuple[int, ...]]:
-        """Shifts of the network's cell grid that a sampler cycles through, one per evaluation.
+        """Shifts of the network's cell grid that a sampler cycles through, one per step.
 
         A network with ``patch > 1`` sees the image in ``patch``-sided cells, so its rates may
         depend slightly on where the cell grid falls. On a periodic lattice, shifting the image
-        by a different offset at each evaluation spreads that dependence evenly instead of
+        by a different offset at each step spreads that dependence evenly instead of
         printing a ``patch``-periodic pattern. One zero offset otherwise."""
         patch = self.network_config.patch
         if patch == 1 or self.process_config.boundary != "periodic":

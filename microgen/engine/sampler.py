@@ -555,14 +555,13 @@ def sample(
         counts = counts + (fixed_t * frozen_t).unsqueeze(0)
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
+    # one cell-grid offset per step (both evaluations of a second-order step see the same grid)
     offsets = model.patch_offsets()
-    calls = [0]
+    offset = offsets[0]
 
     def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:
         """Per-particle reverse rates in physical units, zero for closed or frozen moves."""
         t_batch = torch.full((batch,), time, dtype=torch.float64, device=device)
-        offset = offsets[calls[0] % len(offsets)]
-        calls[0] += 1
         with autocast(device, precision):
             rates = model.particle_rates(state, t_batch, label, offset)
         return sharpen(rates.double() * (float(model.time_scale(time)) * allowed), model.r, sharpness)
@@ -572,6 +571,7 @@ def sample(
     t = 1.0
     evaluations = steps = 0
     while t > t_end and evaluations < max_evaluations:
+        offset = offsets[steps % len(offsets)]
         counts, t, used = sampler.advance(
             counts, t, t_end, rate_fn, generator, boundary=model.process.boundary, frozen=frozen_t
         )
