@@ -106,3 +106,13 @@ def test_patched_model_samples_exact_reproducible_label_images(seed):
     for labels, (a, b) in zip(runs[0], totals):
         assert labels.shape == (16, 8)
         assert (labels == 1).sum() == a and (labels == 2).sum() == b and set(np.unique(labels)) <= {0, 1, 2}
+
+
+def test_card_names_the_architecture_and_the_cells():
+    from microgen.training.export import _network_line
+
+    net = {**NetworkConfig(width=32, mults=[1, 2, 2], patch=2).to_dict(), "parameters": 1_130_000}
+    (line,) = _network_line(net)
+    assert "width 32, level multipliers 1,2,2" in line and "2-voxel-sided cells" in line and "1.13 M" in line
+    assert "cells" not in _network_line({**net, "patch": 1})[0]
+    assert _network_line(None) == []  # cards written before the architecture was recorded
