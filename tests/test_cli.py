@@ -202,26 +202,26 @@ def test_bad_training_input_exits_2(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_train_architecture_options(tmp_path):
-    from microgen.engine.model import DSDModel
+def _tiny_train(data, out, *options):
+    """``microgen train`` of a tiny rock run (crop 16, batch 2) with extra options."""
+    args = ["train", "--data", str(data), "--kind", "rock", "--out", str(out), "--crop", "16", "--batch", "2"]
+    return CliRunner().invoke(main, [*args, *options])
 
-    runner = CliRunner()
+
+def test_train_architecture_options(tmp_path):
     data = _volume(tmp_path / "scan.tif")
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--kind", "rock", "--out", str(out), "--crop", "16", "--steps", "2"]
-    res = runner.invoke(main, [*args, "--batch", "2", "--width", "4", "--mults", "1,2,4,4", "--blocks", "2"])
+    res = _tiny_train(data, out, "--steps", "2", "--width", "4", "--mults", "1,2,4,4", "--blocks", "2")
     assert res.exit_code == 0, res.output
     net = DSDModel.load(out).network_config
     assert net.width == 4 and net.mults == [1, 2, 4, 4] and net.blocks == 2
-    res = runner.invoke(main, [*args, "--batch", "2", "--width", "4", "--mults", "1,2", "--steps", "3", "--resume"])
+    res = _tiny_train(data, out, "--width", "4", "--mults", "1,2", "--steps", "3", "--resume")
     assert res.exit_code == 2 and "configuration differs" in res.output
-    res = runner.invoke(main, [*args[:-1], "3", "--batch", "2", "--resume"])  # the run's architecture is kept
+    res = _tiny_train(data, out, "--steps", "3", "--resume")  # the run's architecture is kept
     assert res.exit_code == 0, res.output
     assert DSDModel.load(out).meta["training"]["steps"] == 3
     # --init-from without architecture options continues the source model's architecture
-    res = runner.invoke(
-        main, [*args[:-6], "--out", str(tmp_path / "more"), *args[-4:], "--batch", "2", "--init-from", str(out)]
-    )
+    res = _tiny_train(data, tmp_path / "more", "--steps", "2", "--init-from", str(out))
     assert res.exit_code == 0, res.output
     more = DSDModel.load(tmp_path / "more")
     assert more.network_config == DSDModel.load(out).network_config
@@ -229,20 +229,16 @@ def test_train_architecture_options(tmp_path):
 
 
 def test_train_patch_option_is_kept_on_resume_and_checked(tmp_path):
-    from microgen.engine.model import DSDModel
-
-    runner = CliRunner()
     data = _volume(tmp_path / "scan.tif")
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--kind", "rock", "--out", str(out), "--crop", "16", "--batch", "2"]
-    res = runner.invoke(main, [*args, "--steps", "2", "--width", "4", "--mults", "1,2", "--patch", "2"])
+    res = _tiny_train(data, out, "--steps", "2", "--width", "4", "--mults", "1,2", "--patch", "2")
     assert res.exit_code == 0, res.output
     assert DSDModel.load(out).network_config.patch == 2
-    res = runner.invoke(main, [*args, "--steps", "3", "--resume"])
+    res = _tiny_train(data, out, "--steps", "3", "--resume")
     assert res.exit_code == 0, res.output
     assert DSDModel.load(out).network_config.patch == 2
     for patch, message in (("0", "patch must be >= 1"), ("3", "multiple of the network stride 6")):
-        res = runner.invoke(main, [*args[:6], str(tmp_path / "bad"), *args[7:], "--mults", "1,2", "--patch", patch])
+        res = _tiny_train(data, tmp_path / "bad", "--mults", "1,2", "--patch", patch)
         assert res.exit_code == 2 and message in res.output, res.output
         assert not (tmp_path / "bad").exists()
 

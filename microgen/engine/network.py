@@ -68,10 +68,16 @@ class NetworkConfig:
     @property
     def stride(self) -> int:
         """Every spatial size must be a multiple of this."""
-        return self.patch * 2 ** (len(self.mults) - 1)
+        return network_stride(self.mults, self.patch)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def network_stride(mults, patch: int = 1) -> int:
+    """The side every input must be a multiple of: the cell side times one factor 2 per
+    downsampling (``len(mults) - 1`` of them)."""
+    return int(patch) * 2 ** (len(mults) - 1)
 
 
 def space_to_depth(x: torch.Tensor, patch: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ from microgen.engine import (
     rate_loss,
     resolve_precision,
 )
+from microgen.engine.network import network_stride
 
 from .data import CropSampler, fraction_summary
 from .holes import check_holes, corrupt_holes
@@ -104,7 +105,7 @@ class TrainConfig:
             raise ValueError("label_dropout needs num_classes > 0")
         if self.precision not in TRAIN_PRECISIONS:
             raise ValueError(f"training precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
-        stride = int(self.patch) * 2 ** (len(self.mults) - 1)
+        stride = network_stride(self.mults, self.patch)
         if self.crop % stride:
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {stride}")
         self.holes = check_holes(self.holes, self.crop)
