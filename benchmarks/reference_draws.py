@@ -24,7 +24,7 @@ import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, format_sharpness, make_sampler
 from microgen.io import read_volume
 from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table
 from microgen.training.calibrate import finishes
@@ -67,7 +67,7 @@ def main() -> None:
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {time.perf_counter() - start:.0f} s "
-        f"(sharpness {model.sharpness:g}, polish {model.polish_sweeps}, islands {model.islands}, "
+        f"(sharpness {format_sharpness(model.sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, "
         f"holes {model.holes}, {steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} "
         "training crops"
     )

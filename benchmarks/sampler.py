@@ -39,6 +39,7 @@ from microgen.engine import (
     TrapezoidalLeaping,
     sample,
 )
+from microgen.engine.sampler import format_sharpness
 from microgen.io import read_volume
 from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.training.calibrate import finishes as finish_images
@@ -103,7 +104,8 @@ def main() -> None:
     path = Path(args.json) if args.json else None
     results = json.loads(path.read_text()) if path and path.is_file() else []
     print(
-        f"model {args.model} (r = {model.r}, calibrated sharpness {model.sharpness:g}), {args.n} images of "
+        f"model {args.model} (r = {model.r}, calibrated sharpness {format_sharpness(model.sharpness)}), "
+        f"{args.n} images of "
         f"{args.size}^2, precision {args.precision}, "
         f"threads {torch.get_num_threads()}",
         flush=True,

@@ -21,6 +21,7 @@ from microgen.engine.sampler import (
     DEFAULT_SAMPLER,
     batch_chunks,
     check_sharpness,
+    format_sharpness,
     make_sampler,
     resolve_prior,
 )
@@ -87,7 +88,7 @@ def _device(device) -> torch.device:
 
 def sampling_defaults(
     model: DSDModel,
-    sharpness: float | None = None,
+    sharpness: float | tuple[float, ...] | str | None = None,
     polish: int | None = None,
     islands: int | None = None,
     holes: int | None = None,
@@ -105,7 +106,12 @@ def sampling_defaults(
         islands = model.islands if calibrated else 0
     if holes is None:
         holes = model.holes if calibrated else 0
-    return check_sharpness(sharpness), check_sweeps(polish), check_max_size(islands), check_max_size(holes, "hole size")
+    return (
+        check_sharpness(sharpness, model.channels),
+        check_sweeps(polish),
+        check_max_size(islands),
+        check_max_size(holes, "hole size"),
+    )
 
 
 def reference_fractions(model, size: int, n: int | None = None) -> list[dict]:
@@ -143,7 +149,7 @@ def generate(
     polish: int | None = None,
     progress: bool = False,
     label=None,
-    sharpness: float | None = None,
+    sharpness: float | tuple[float, ...] | str | None = None,
     prior: str = "auto",
     islands: int | None = None,
     holes: int | None = None,
@@ -171,7 +177,8 @@ def generate(
         see :func:`microgen.engine.polish.polish`); ``None`` uses the model's calibrated value
         (``sampling_defaults``)
     label : class of a class-conditioned model (name or index; one, or one per image)
-    sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained);
+    sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained),
+        or one per particle channel (a sequence, or ``"1.15/1"``: active, binder for a cathode);
         ``None`` uses the model's calibrated value (``DSDModel.sharpness``, from its card)
     prior : law of the particles at the start of sampling: ``"spectral"`` (the data's large-scale
         density fluctuations stored with the model; what images larger than the training crops
@@ -231,7 +238,7 @@ def generate(
         res.evaluations,
         res.moved.tolist(),
         seed,
-        f"{step_rule!r}, {precision}, sharpness {sharpness:g}, prior {prior}",
+        f"{step_rule!r}, {precision}, sharpness {format_sharpness(sharpness)}, prior {prior}",
         polish,
         res.swapped.tolist(),
         islands,

@@ -13,7 +13,7 @@ from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
 from microgen.engine.prior import PRIORS
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS, check_sharpness, format_sharpness
 from microgen.training.calibrate import SHARPNESS_GRID
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
@@ -415,9 +415,10 @@ SAMPLING = [
     ),
     click.option(
         "--sharpness",
-        type=float,
+        type=str,
         default=None,
-        help="Exponent on the predicted rates, > 0 (1: as trained; above 1 coarser structure) "
+        help="Exponent on the predicted rates, > 0 (1: as trained; above 1 coarser structure), or one "
+        "per particle phase separated by '/' (cathode: active/binder, e.g. 1.15/1) "
         "[default: the model's calibrated value, see its card; inpaint: 1].",
     ),
     click.option(
@@ -736,7 +737,7 @@ def _comma_list(text, convert, hint: str, what: str):
         values = tuple(convert(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if not values or len(set(values)) != len(values) or not all(v > 0 for v in values):
+    if not values or len(set(values)) != len(values) or not all(np.all(np.asarray(v) > 0) for v in values):
         raise click.BadParameter(f"must be {what}, got {text!r}", param_hint=hint)
     return values
 
@@ -785,7 +786,8 @@ def _comma_list(text, convert, hint: str, what: str):
 @click.option(
     "--calibration-grid",
     default=None,
-    help=f"Sharpness candidates, comma-separated [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
+    help="Sharpness candidates, comma-separated; a candidate may give one value per particle phase "
+    f"(1.15/1,1.1/1.05) [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
     "inpainting runs: 1,1.04,1.08,1.12].",
 )
 @click.option(
@@ -858,7 +860,12 @@ def export_cmd(
     from microgen.training.export import edge_warning, export_model
     from microgen.training.inpainting import INPAINT_SHARPNESS_GRID
 
-    grid = _comma_list(calibration_grid, float, "--calibration-grid", "distinct comma-separated numbers > 0")
+    grid = _comma_list(
+        calibration_grid,
+        check_sharpness,
+        "--calibration-grid",
+        "distinct comma-separated numbers > 0, each a number or one per particle phase (1.1/1)",
+    )
     sizes = _comma_list(calibration_size, int, "--calibration-size", "distinct whole numbers > 0, comma-separated")
     range_crops = _comma_list(range_crops, int, "--range-crops", "distinct whole numbers > 0, comma-separated")
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
@@ -922,7 +929,7 @@ def export_cmd(
     if edge:
         click.echo(f"warning: {edge}", err=True)
     click.echo(
-        f"wrote {out}: {card['weights_mb']} MB, sharpness {card['sampling']['sharpness']:g}, "
+        f"wrote {out}: {card['weights_mb']} MB, sharpness {format_sharpness(card['sampling']['sharpness'])}, "
         f"worst fidelity ratio {worst:.2f}, "
         f"{card['speed']['seconds_per_sample']:.2f} s/sample"
     )

@@ -8,8 +8,9 @@ from microgen import __version__
 from microgen.cli import main
 from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
+from microgen.engine.sampler import format_sharpness
 from microgen.io import read_volume
-from microgen.training.calibrate import POLISH_GRID
+from microgen.training.calibrate import POLISH_GRID, best_pair
 from microgen.training.data import split_holdout
 from microgen.training.export import reference_rng, reference_statistics
 
@@ -309,6 +310,8 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--polish", "-1"], "x>=0"),
         (["--porosity", "0.2", "--holes", "-2"], "x>=0"),
         (["--porosity", "0.2", "--prior", "gauss"], "'auto', 'spectral', 'uniform'"),
+        (["--porosity", "0.2", "--sharpness", "1.2/1"], "one value per particle channel (1), got 2"),
+        (["--porosity", "0.2", "--sharpness", "sharp"], "finite number > 0"),
     ]
     for extra, message in cases:
         res = runner.invoke(main, base + extra)
@@ -379,7 +382,7 @@ def test_models_command_lists_a_table():
 def test_bad_calibration_grid_exits_2(tmp_path):
     runner = CliRunner()
     data = _volume(tmp_path / "scan.tif")
-    for grid in ("a,b", "1,-1", "", "1,1"):
+    for grid in ("a,b", "1,-1", "", "1,1", "1/0", "1.1/1,1.1/1"):
         args = ["export", str(tmp_path), "--data", str(data), "--kind", "rock", "--name", "x"]
         res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-grid", grid])
         assert res.exit_code == 2 and "comma-separated numbers > 0" in res.output, (grid, res.output)
@@ -389,3 +392,32 @@ def test_bad_calibration_grid_exits_2(tmp_path):
         res = runner.invoke(main, [*args, "--out", str(tmp_path / "o"), "--calibration-size", sizes])
         assert res.exit_code == 2 and "distinct whole numbers > 0" in res.output, (sizes, res.output)
         assert not (tmp_path / "o").exists()
+
+
+def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
+    rng = np.random.default_rng(1)
+    vol = rng.choice(np.array([0, 1, 2], dtype=np.uint8), size=(12, 32, 32), p=[0.4, 0.5, 0.1])
+    tifffile.imwrite(tmp_path / "nmc.tif", vol)
+    args = ["train", "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode", "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(main, [*args, "--crop", "16", "--batch", "2", "--steps", "2", "--width", "4"])
+    assert res.exit_code == 0, res.output
+    grid = "1,1.3/1,1/1.3"  # one candidate for both phases, two with a phase of its own
+    export = ["export", str(tmp_path / "run"), "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode"]
+    export += ["--name", "tiny", "--out", str(tmp_path / "tiny"), "--size", "16", "--n-gen", "2", "--steps", "4"]
+    res = CliRunner().invoke(main, [*export, "--calibration-grid", grid, "--calibration-n", "2"])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    scores = card["sampling"]["calibration"]["scores"]
+    assert set(scores) == {"1", "1.3/1", "1/1.3"}
+    best = best_pair(scores)[0]
+    model = DSDModel.load(tmp_path / "tiny")
+    assert format_sharpness(model.sharpness) == best  # the choice, stored and read back
+    md = (tmp_path / "tiny" / "card.md").read_text()
+    assert f"Sharpness {best} (exponent on the rates; 1 = as trained" in md and "| s 1.3/1 |" in md
+    assert f"sharpness {best}," in card["fidelity"]["sampler"]
+    # the stored per-phase value is the default; one given on the command line wins
+    out = ["cathode", "--model", str(tmp_path / "tiny"), "--active", "0.5", "--binder", "0.1", "--size", "16"]
+    res = CliRunner().invoke(main, [*out, "--sharpness", "1.2/1", "-o", str(tmp_path / "c.tif"), "--steps", "4"])
+    assert res.exit_code == 0, res.output
+    labels = tifffile.imread(tmp_path / "c.tif")
+    assert [(labels == p).sum() for p in (1, 2)] == [128, 26]  # exact: floor(f * 256 + 0.5)

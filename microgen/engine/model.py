@@ -82,9 +82,11 @@ class DSDModel(nn.Module):
         return self.process_config.r
 
     @property
-    def sharpness(self) -> float:
-        """Calibrated sampling sharpness (``meta["sampling"]["sharpness"]``, set by export; 1 if none)."""
-        return float(self.meta.get("sampling", {}).get("sharpness", 1.0))
+    def sharpness(self) -> float | tuple[float, ...]:
+        """Calibrated sampling sharpness (``meta["sampling"]["sharpness"]``, set by export; 1 if
+        none): one exponent, or a tuple of one per particle channel."""
+        value = self.meta.get("sampling", {}).get("sharpness", 1.0)
+        return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else float(value)
 
     @property
     def polish_sweeps(self) -> int:

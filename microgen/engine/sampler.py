@@ -374,26 +374,67 @@ def check_totals(totals, channels: int, capacity: int, exclusive: bool) -> torch
     return torch.as_tensor(arr.astype(np.int64))
 
 
-def check_sharpness(sharpness) -> float:
-    """Return ``sharpness`` as a float if it is a finite number > 0, else raise ``ValueError``."""
-    try:
-        value = float(sharpness)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(sharpness, bool) or not (np.isfinite(value) and value > 0):
-        raise ValueError(f"sharpness must be a finite number > 0 (1 = the rates as trained), got {sharpness!r}")
-    return value
+#: a sampling sharpness: one exponent for every particle channel, or one per channel
+Sharpness = float | tuple[float, ...]
 
 
-def sharpen(rates: torch.Tensor, r: float, sharpness: float) -> torch.Tensor:
-    """Per-particle reverse rates ``q`` (physical units) -> ``r (q / r) ** sharpness``.
+def check_sharpness(sharpness, channels: int | None = None) -> Sharpness:
+    """Return ``sharpness`` checked: a finite number > 0 as a float, or one such number per
+    particle channel (a sequence, or a string ``"1.15/1"``) as a tuple; equal per-channel values
+    collapse to one float. With ``channels``, a per-channel value must have that many entries.
+    Anything else raises ``ValueError``."""
+    parts = sharpness.split("/") if isinstance(sharpness, str) else sharpness
+    many = isinstance(parts, (list, tuple)) or (isinstance(parts, np.ndarray) and parts.ndim == 1)
+    values = []
+    for part in parts if many else [parts]:
+        try:
+            value = float(part)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if isinstance(part, bool) or not (np.isfinite(value) and value > 0):
+            raise ValueError(
+                "sharpness must be a finite number > 0 (1 = the rates as trained), or one per particle "
+                f"channel (e.g. 1.15/1), got {sharpness!r}"
+            )
+        values.append(value)
+    if not values:
+        raise ValueError(f"sharpness must not be empty, got {sharpness!r}")
+    if len(values) > 1 and channels is not None and len(values) != channels:
+        raise ValueError(
+            f"a per-channel sharpness needs one value per particle channel ({channels}), "
+            f"got {len(values)}: {sharpness!r}"
+        )
+    if len(set(values)) == 1:
+        return values[0]
+    return tuple(values)
+
+
+def format_sharpness(sharpness: Sharpness) -> str:
+    """``1.06`` for one value, ``1.15/1`` for one per particle channel (what
+    :func:`check_sharpness` reads back)."""
+    if isinstance(sharpness, (list, tuple)):
+        return "/".join(f"{float(v):g}" for v in sharpness)
+    return f"{float(sharpness):g}"
+
+
+def sharpen(rates: torch.Tensor, r: float, sharpness: Sharpness) -> torch.Tensor:
+    """Per-particle reverse rates ``q`` (physical units, ``(B, C, 2*ndim, *shape)``) ->
+    ``r (q / r) ** sharpness``, with one exponent for all channels or one per channel.
 
     ``q / r`` is the posterior mean of the forward kernel ratio ``p_t(x + e | x0) / p_t(x | x0)``
     (paper Eq. 4); raising it to a power > 1 sharpens that posterior, as a temperature below 1
-    does: hops towards where the model expects material become likelier, hops away rarer. Zero
-    rates (closed moves) stay zero; ``sharpness = 1`` returns ``rates`` unchanged. Particles are
-    only moved, so every count stays exact whatever the value.
+    does: hops towards where the model expects material become likelier, hops away rarer. A
+    per-channel exponent sharpens each phase by its own amount (a cathode's active particles and
+    its binder need not be equally under-trained). Zero rates (closed moves) stay zero;
+    ``sharpness = 1`` returns ``rates`` unchanged. Particles are only moved, so every count stays
+    exact whatever the value.
     """
+    if isinstance(sharpness, (list, tuple)):
+        if len(sharpness) != rates.shape[1]:
+            raise ValueError(f"{len(sharpness)} sharpness values for {rates.shape[1]} particle channels")
+        shape = (1, len(sharpness)) + (1,) * (rates.dim() - 2)
+        power = torch.tensor([float(v) for v in sharpness], dtype=rates.dtype, device=rates.device).view(shape)
+        return (rates / r).pow(power).mul_(r)
     if sharpness == 1.0:
         return rates
     return (rates / r).pow(sharpness).mul_(r)
@@ -430,7 +471,7 @@ def sample(
     polish: int = 0,
     islands: int = 0,
     holes: int = 0,
-    sharpness: float | None = None,
+    sharpness: float | tuple[float, ...] | str | None = None,
     prior: str = "auto",
     max_evaluations: int = 1_000_000,
     callback: Callable[[float, int], None] | None = None,
@@ -468,9 +509,10 @@ def sample(
     holes : int
         Then fill the holes of the particle channels with at most this many voxels: the
         face-connected islands of the empty phase (label 0) are dissolved the same way (0 = off).
-    sharpness : float, optional
-        Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained); default the
-        model's calibrated value (:attr:`DSDModel.sharpness`).
+    sharpness : float or one float per particle channel, optional
+        Exponent applied to the predicted rates (:func:`sharpen`; 1 = as trained; a sequence or
+        ``"1.15/1"`` gives each channel its own); default the model's calibrated value
+        (:attr:`DSDModel.sharpness`).
     prior : {"auto", "spectral", "uniform"}
         Law of the particles at ``t = 1``: ``"uniform"`` (the process's stationary law) or
         ``"spectral"`` (the data's large-scale density fluctuations, :mod:`microgen.engine.prior`;
@@ -522,7 +564,7 @@ def sample(
     islands, holes = check_max_size(islands), check_max_size(holes, "hole size")
     if (islands or holes) and model.ndim not in (2, 3):
         raise ValueError(f"island and hole dissolution need a 2D or 3D model, this one is {model.ndim}D")
-    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness)
+    sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness, model.channels)
     shape = model.check_shape(shape)
     volume = int(np.prod(shape))
     frozen_t = None

@@ -32,7 +32,13 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.islands import dissolve_phases, fill_holes
 from microgen.engine.polish import polish as polish_labels
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, make_sampler
+from microgen.engine.sampler import (
+    DEFAULT_EVALUATIONS,
+    DEFAULT_SAMPLER,
+    check_sharpness,
+    format_sharpness,
+    make_sampler,
+)
 from microgen.metrics import describe, fidelity_table, reference_sets
 
 #: candidate sharpness values (1 = the rates as trained)
@@ -105,7 +111,7 @@ def calibrate_sampling(
                 sharpness=value,
             )
             raw = kind.to_labels(res.labels)
-            by_size[str(side)][f"{value:g}"] = {
+            by_size[str(side)][format_sharpness(value)] = {
                 key: median_ratios(describe(images, phases), described, phases)
                 for key, images in finishes(
                     raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
@@ -119,12 +125,13 @@ def calibrate_sampling(
     scores = {s: {key: _mean(r) for key, r in per_finish.items()} for s, per_finish in ratios.items()}
     best_s, best_f = best_pair(scores)
     sweeps, islands, holes = parse_finish(best_f)
+    chosen = check_sharpness(best_s)
     return {
-        "sharpness": float(best_s),
+        "sharpness": chosen,
         "polish": sweeps,
         "islands": islands,
         "holes": holes,
-        "edge": grid_edge(float(best_s), [float(s) for s in scores]),  # the values the choice was made from
+        "edge": grid_edge(chosen, [check_sharpness(s) for s in scores]),  # the values the choice was made from
         "scores": scores,
         "ratios": ratios,
         **({"ratios_by_size": by_size} if len(sizes) > 1 else {}),
@@ -138,18 +145,26 @@ def calibrate_sampling(
     }
 
 
-def grid_edge(sharpness: float, grid) -> str | None:
+def grid_edge(sharpness, grid) -> str | None:
     """``"highest"`` or ``"lowest"`` when ``sharpness`` is that end of a ``grid`` of two or more
     values, else None. A choice at an end says only that the best value may lie beyond it (the
     session-8 ``nmc`` calibration chose 1.15, its grid's top, with the scores still falling), so
-    exports warn and the card says so."""
-    values = sorted({float(v) for v in grid})
-    if len(values) < 2:
-        return None
-    if sharpness == values[-1]:
-        return "highest"
-    if sharpness == values[0]:
-        return "lowest"
+    exports warn and the card says so. With per-channel values (tuples) each channel is judged on
+    the values the grid gives it, the first channel at an end deciding."""
+    width = max(len(v) if isinstance(v, tuple) else 1 for v in [sharpness, *grid])
+
+    def per_channel(value) -> tuple:
+        return tuple(value) if isinstance(value, tuple) else (float(value),) * width
+
+    chosen = per_channel(sharpness)
+    for c in range(width):
+        values = sorted({per_channel(v)[c] for v in grid})
+        if len(values) < 2:
+            continue
+        if chosen[c] == values[-1]:
+            return "highest"
+        if chosen[c] == values[0]:
+            return "lowest"
     return None
 
 

@@ -17,7 +17,14 @@ from microgen.engine import DSDModel, sample
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import resolve_precision
 from microgen.engine.prior import SpectralPrior
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, batch_chunks, make_sampler, resolve_prior
+from microgen.engine.sampler import (
+    DEFAULT_EVALUATIONS,
+    DEFAULT_SAMPLER,
+    batch_chunks,
+    format_sharpness,
+    make_sampler,
+    resolve_prior,
+)
 from microgen.io import read_volume
 from microgen.metrics import (
     crop_axes,
@@ -287,7 +294,8 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         "size": size,
         "generated": n,
         "reference_crops": ref["n"],
-        "sampler": f"{rule!r}, {precision}, sharpness {model.sharpness:g}, prior {resolve_prior(model)}",
+        "sampler": f"{rule!r}, {precision}, sharpness {format_sharpness(model.sharpness)}, "
+        f"prior {resolve_prior(model)}",
         "polish": polish,
         "islands": islands,
         "holes": holes,
@@ -396,7 +404,11 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         "",
         "## Sampling defaults",
         "",
-        f"Sharpness {sampling['sharpness']:g} (exponent on the rates; 1 = as trained), " + finish_text(sampling) + ".",
+        f"Sharpness {format_sharpness(sampling['sharpness'])} (exponent on the rates; 1 = as trained"
+        + ("; one per particle phase" if isinstance(sampling["sharpness"], (list, tuple)) else "")
+        + "), "
+        + finish_text(sampling)
+        + ".",
     ]
     if sampling.get("steps"):
         lines[-1] += f" {sampling['steps']} network evaluations per sample."
@@ -429,10 +441,15 @@ def edge_warning(cal: dict) -> str | None:
     edge = cal.get("edge")
     if not edge:
         return None
-    grid = sorted(float(s) for s in cal["scores"])
     beyond = "above" if edge == "highest" else "below"
+    keys = list(cal["scores"])
+    if all("/" not in k for k in keys):
+        grid = sorted(float(k) for k in keys)
+        where = f"the {edge} value of the grid ({grid[0]:g}-{grid[-1]:g})"
+    else:
+        where = f"at the {edge} end of the grid ({', '.join(keys)}) for one phase"
     return (
-        f"The chosen sharpness {cal['sharpness']:g} is the {edge} value of the grid ({grid[0]:g}-{grid[-1]:g}): "
+        f"The chosen sharpness {format_sharpness(cal['sharpness'])} is {where}: "
         f"a value {beyond} it may score better; export again with --calibration-grid extended {beyond} it."
     )
 

@@ -18,7 +18,7 @@ import torch
 
 from microgen.domains import get_kind
 from microgen.engine import DSDModel
-from microgen.engine.sampler import DEFAULT_EVALUATIONS
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, check_sharpness, format_sharpness
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
 
@@ -109,11 +109,11 @@ def calibrate_inpainting(
             grids = (fold.phases, polish_grid, island_grid, boundary, seed, ~fold.mask)
             for key, images in finishes(raw, *grids, hole_grid=hole_grid, kind=fold.kind):
                 per_fold.setdefault(key, []).append(mean_ratio(fold.score([im[fold.square] for im in images])))
-        scores[f"{value:g}"] = {key: float(np.mean(v)) for key, v in per_fold.items()}
+        scores[format_sharpness(value)] = {key: float(np.mean(v)) for key, v in per_fold.items()}
     best_s, best_f = best_pair(scores)
     sweeps, islands, holes = parse_finish(best_f)
     return {
-        "sharpness": float(best_s),
+        "sharpness": check_sharpness(best_s),
         "polish": sweeps,
         "islands": islands,
         "holes": holes,
@@ -282,7 +282,7 @@ def inpainting_card_markdown(card: dict) -> str:
         "",
         "Filled squares against the real squares they replaced, next to the natural spread (fraction-matched "
         f"{f['hole']}² crops of the training block); ratio <= 1.5 passes. Sampling: {f['evaluations']} network "
-        f"evaluations, sharpness {f['sharpness']:g}, {finish_text(f)} inside the "
+        f"evaluations, sharpness {format_sharpness(f['sharpness'])}, {finish_text(f)} inside the "
         "hole; "
         f"{f['seconds_per_image']:.2f} s per crop on {card['speed']['device']}."
         + (f" Last column: the generation model {base['model']} filling the same holes." if base else ""),
@@ -306,7 +306,7 @@ def inpainting_card_markdown(card: dict) -> str:
             "",
             "## Sampling defaults",
             "",
-            f"Sharpness {sampling['sharpness']:g}, "
+            f"Sharpness {format_sharpness(sampling['sharpness'])}, "
             + finish_text(sampling)
             + f": chosen on {cal['n']} {cal['hole']}² holes in {cal['size']}² crops ({cal['steps']} evaluations), "
             f"{cal['data']}; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):",

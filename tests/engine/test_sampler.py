@@ -323,3 +323,84 @@ def test_a_batch_too_large_for_one_cpu_call_is_its_chunks_sampled_in_turn(monkey
     assert sum(b > a for a, b in zip(seen, seen[1:])) == len(chunks) - 1  # each chunk runs from t = 1 again
     for image, want in zip(whole.labels, totals):
         assert [int((image == c).sum()) for c in (1, 2)] == list(want)
+
+
+def test_per_channel_sharpness_raises_each_channel_to_its_own_power():
+    rates = torch.rand((2, 2, 4, 5, 5), dtype=torch.float64) * 60.0
+    rates[0, 1, 2, 3, 3] = 0.0  # a closed move stays closed
+    got = sampler_module.sharpen(rates.clone(), 20.0, (1.2, 0.9))
+    assert torch.allclose(got[:, 0], sampler_module.sharpen(rates[:, 0].clone(), 20.0, 1.2), rtol=1e-12, atol=0)
+    assert torch.allclose(got[:, 1], sampler_module.sharpen(rates[:, 1].clone(), 20.0, 0.9), rtol=1e-12, atol=0)
+    assert got[0, 1, 2, 3, 3] == 0
+    with pytest.raises(ValueError, match="3 sharpness values for 2 particle channels"):
+        sampler_module.sharpen(rates, 20.0, (1.0, 1.1, 1.2))
+
+
+def test_check_sharpness_reads_one_value_or_one_per_channel():
+    check = sampler_module.check_sharpness
+    assert check(1.1) == 1.1 and check("1.1") == 1.1 and check([1.1]) == 1.1
+    assert check("1.15/1", channels=2) == (1.15, 1.0) and check([1.15, 1.0]) == (1.15, 1.0)
+    assert check(np.array([1.2, 1.0])) == (1.2, 1.0)
+    assert check((1.05, 1.05), channels=2) == 1.05  # equal values collapse to one
+    for value in ((1.15, 1.0), 1.07, (0.9, 1.3)):
+        assert check(sampler_module.format_sharpness(value)) == value  # the text form reads back
+    assert sampler_module.format_sharpness((1.15, 1.0)) == "1.15/1"
+    for bad, message in [
+        ("1.1/1/1", r"one value per particle channel \(2\), got 3"),
+        ((1.1, 0.0), "finite number > 0"),
+        ("1.1/", "finite number > 0"),
+        ((True, 1.0), "finite number > 0"),
+        ((), "must not be empty"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check(bad, channels=2)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    h=st.sampled_from([8, 12, 16]),
+    fractions=st.tuples(st.floats(0.05, 0.5), st.floats(0.05, 0.4)),
+    seed=st.integers(0, 2**16),
+    sharpness=st.tuples(st.sampled_from([0.8, 1.0, 1.3]), st.sampled_from([0.9, 1.2])),
+)
+def test_per_channel_sharpness_keeps_counts_exact_and_reproducible(h, fractions, seed, sharpness):
+    model = MODELS[(2, "periodic")]
+    totals = [[int(fractions[0] * h * h), int(fractions[1] * h * h)]]
+
+    def run(value):
+        return sample(
+            model,
+            totals,
+            (h, h),
+            sampler=TrapezoidalLeaping(6),
+            generator=torch.Generator().manual_seed(seed),
+            sharpness=value,
+        )
+
+    res = run(sharpness)
+    assert res.labels.max() <= 2 and [int((res.labels[0] == c + 1).sum()) for c in range(2)] == totals[0]
+    assert np.array_equal(res.labels, run(sampler_module.format_sharpness(sharpness)).labels)
+
+
+def test_per_channel_sharpness_equal_values_match_the_scalar_and_differ_otherwise():
+    model = MODELS[(2, "periodic")]
+
+    def run(value):
+        return sample(
+            model,
+            [[30, 20]],
+            (12, 12),
+            sampler=PoissonLeaping(6),
+            generator=torch.Generator().manual_seed(5),
+            sharpness=value,
+        )
+
+    assert np.array_equal(run((1.4, 1.4)).counts, run(1.4).counts)
+    assert not np.array_equal(run((1.4, 1.0)).counts, run(1.4).counts)  # the binder channel really differs
+    model.meta["sampling"] = {"sharpness": [1.4, 1.0]}  # as a card stores it (JSON list)
+    try:
+        assert model.sharpness == (1.4, 1.0) and np.array_equal(run(None).counts, run((1.4, 1.0)).counts)
+    finally:
+        model.meta.pop("sampling")
+    with pytest.raises(ValueError, match="one value per particle channel"):
+        run((1.0, 1.1, 1.2))

@@ -178,3 +178,11 @@ def test_grid_edge_flags_a_choice_at_either_end_of_the_sharpness_grid():
     assert grid_edge(1.3, grid) == "highest" and grid_edge(0.8, grid) == "lowest" and grid_edge(1.0, grid) is None
     assert grid_edge(1.0, (1.0,)) is None and grid_edge(1.0, (1.0, 1.0)) is None  # one value: no direction
     assert grid_edge(1.0, (1.0, 1.1)) == "lowest"
+
+
+def test_grid_edge_judges_each_channel_of_a_per_channel_grid():
+    grid = [1.0, (1.3, 1.0), (1.0, 1.3)]  # a scalar is that value for every channel
+    assert grid_edge((1.3, 1.0), grid) == "highest" and grid_edge(1.0, grid) == "lowest"
+    steps = [(1.1, 1.0), (1.15, 1.0), (1.2, 1.0)]  # the binder's value never varies: channel 0 decides
+    assert grid_edge((1.15, 1.0), steps) is None and grid_edge((1.1, 1.0), steps) == "lowest"
+    assert grid_edge((1.2, 1.0), steps) == "highest"
