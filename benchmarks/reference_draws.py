@@ -1,7 +1,7 @@
 """How much a card's fidelity ratios depend on which held-out crops were drawn.
 
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
-        [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N]
+        [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N] [--sharpness S]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
@@ -24,7 +24,7 @@ import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, format_sharpness, make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, check_sharpness, format_sharpness, make_sampler
 from microgen.io import read_volume
 from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table
 from microgen.training.calibrate import finishes
@@ -42,8 +42,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="network evaluations per sample [the model's]")
     p.add_argument("--holdout", type=float, default=0.2)
+    p.add_argument("--sharpness", default=None, help="rate exponent, or one per phase (1.15/1) [the model's]")
     args = p.parse_args()
     model = microgen.load_model(args.model)
+    sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
     kind = get_kind(model.meta["kind"])
     phases = list(kind.particle_labels)
@@ -61,13 +63,14 @@ def main() -> None:
         sampler=make_sampler(DEFAULT_SAMPLER, steps),
         precision=resolve_precision("auto", model.device),
         generator=torch.Generator().manual_seed(args.seed),
+        sharpness=sharpness,
     )
     raw = kind.to_labels(res.labels)
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, args.seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {time.perf_counter() - start:.0f} s "
-        f"(sharpness {format_sharpness(model.sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, "
+        f"(sharpness {format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, "
         f"holes {model.holes}, {steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} "
         "training crops"
     )
