@@ -62,7 +62,7 @@ def main() -> None:
         (args.size, args.size),
         sampler=make_sampler(DEFAULT_SAMPLER, steps),
         precision=resolve_precision("auto", model.device),
-        generator=torch.Generator().manual_seed(args.seed),
+        generator=torch.Generator(device=model.device).manual_seed(args.seed),
         sharpness=sharpness,
     )
     raw = kind.to_labels(res.labels)

@@ -125,7 +125,7 @@ def main() -> None:
                 (args.size, args.size),
                 sampler=rule,
                 precision=args.precision,
-                generator=torch.Generator().manual_seed(seed),
+                generator=torch.Generator(device=model.device).manual_seed(seed),
                 sharpness=sharpness,
             )
             seconds = time.perf_counter() - start

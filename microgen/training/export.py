@@ -278,7 +278,7 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         (size, size),
         sampler=rule,
         precision=precision,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator(device=model.device).manual_seed(seed),
     )
     raw = mat.to_labels(res.labels)
     _, gen = next(
