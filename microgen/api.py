@@ -86,9 +86,21 @@ def _device(device) -> torch.device:
     return device
 
 
+def _sharpness_by_phase(model: DSDModel, by_name: dict) -> tuple:
+    """``{"active": 1.15, "binder": 1.0}`` as the per-channel tuple of ``model``'s particle phases;
+    every particle phase needs a value and no other name is allowed."""
+    names = get_kind(model.meta.get("kind", "rock")).channel_names
+    if set(by_name) != set(names):
+        raise ValueError(
+            f"a sharpness by phase needs one value for each particle phase of this model "
+            f"({', '.join(map(repr, names))}), got {', '.join(map(repr, by_name)) or 'none'}"
+        )
+    return tuple(by_name[name] for name in names)
+
+
 def sampling_defaults(
     model: DSDModel,
-    sharpness: float | tuple[float, ...] | str | None = None,
+    sharpness: float | tuple[float, ...] | dict | str | None = None,
     polish: int | None = None,
     islands: int | None = None,
     holes: int | None = None,
@@ -100,6 +112,8 @@ def sampling_defaults(
     ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS`, 0 and 0."""
     if sharpness is None:
         sharpness = model.sharpness if calibrated else 1.0
+    if isinstance(sharpness, dict):
+        sharpness = _sharpness_by_phase(model, sharpness)
     if polish is None:
         polish = model.polish_sweeps if calibrated else SWEEPS
     if islands is None:
@@ -149,7 +163,7 @@ def generate(
     polish: int | None = None,
     progress: bool = False,
     label=None,
-    sharpness: float | tuple[float, ...] | str | None = None,
+    sharpness: float | tuple[float, ...] | dict | str | None = None,
     prior: str = "auto",
     islands: int | None = None,
     holes: int | None = None,
@@ -178,7 +192,8 @@ def generate(
         (``sampling_defaults``)
     label : class of a class-conditioned model (name or index; one, or one per image)
     sharpness : exponent on the predicted rates (:func:`microgen.engine.sharpen`; 1 = as trained),
-        or one per particle channel (a sequence, or ``"1.15/1"``: active, binder for a cathode);
+        or one per particle phase (``{"active": 1.15, "binder": 1.0}``, a sequence in channel
+        order, or ``"1.15/1"``);
         ``None`` uses the model's calibrated value (``DSDModel.sharpness``, from its card)
     prior : law of the particles at the start of sampling: ``"spectral"`` (the data's large-scale
         density fluctuations stored with the model; what images larger than the training crops

@@ -52,6 +52,10 @@ def test_rock_api_and_reproducibility(rock_dir):
         ({"steps": 7}, "even"),
         ({"steps": 0}, ">= 1"),
         ({"precision": "int8"}, "float32.*bfloat16"),
+        ({"sharpness": {"active": 1.1}}, "one value for each particle phase of this model \\('active', 'binder'\\)"),
+        ({"sharpness": {"active": 1.1, "binder": 1, "carbon": 1}}, "'active', 'binder'"),
+        ({"sharpness": (1.1, 1.0, 1.0)}, r"one value per particle channel \(2\)"),
+        ({"sharpness": {"active": 0, "binder": 1}}, "finite number > 0"),
     ],
 )
 def test_bad_input(cathode_dir, kwargs, match):
@@ -149,3 +153,21 @@ def test_the_model_s_calibrated_evaluations_are_the_default_budget():
     assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == DEFAULT_EVALUATIONS
     model.meta["inpainting"] = {"holes": [8, 8]}
     assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == 12
+
+
+def test_cathode_sharpness_by_phase_name_equals_the_channel_tuple(cathode_dir):
+    def run(sharpness):
+        return microgen.generate_cathode(
+            {"active": 0.5, "binder": 0.1},
+            model=str(cathode_dir),
+            shape=(16, 16),
+            seed=3,
+            steps=6,
+            sharpness=sharpness,
+            device="cpu",
+        )
+
+    by_name = run({"binder": 1.0, "active": 1.3})  # any order: matched by name
+    assert np.array_equal(by_name, run((1.3, 1.0))) and np.array_equal(by_name, run("1.3/1"))
+    assert [int((by_name[0] == p).sum()) for p in (1, 2)] == [exact_count(0.5, 256), exact_count(0.1, 256)]
+    assert not np.array_equal(by_name, run(1.3))  # the binder's exponent really is its own
