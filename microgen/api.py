@@ -48,8 +48,10 @@ class Generation:
 
 
 def list_models() -> list[dict]:
-    """Pretrained models: name, kind, task (generation or inpainting), phases and the
-    phase-fraction range seen in training."""
+    """Pretrained models: name, kind, task (generation or inpainting), phases, the phase-fraction
+    range seen in training, training steps, default network evaluations per sample, the card's
+    protocol summary (``"4 of 5"``: metrics whose median ratio over the reference draws is within
+    1.5; empty where the card has no protocol) and status ("early preview" for previews)."""
     out = []
     for name in registry.available():
         card = registry.card(name)
@@ -61,10 +63,27 @@ def list_models() -> list[dict]:
                 "task": "inpainting" if meta.get("inpainting") else "generation",
                 "phases": meta.get("phases"),
                 "training_range": card.get("fractions_range", {}),
-                "status": card.get("status", ""),
+                "steps": card.get("training", {}).get("steps"),
+                "evaluations": meta.get("sampling", {}).get("steps"),
+                "protocol": _protocol_summary(card),
+                "status": "early preview" if card.get("notes", "").startswith("EARLY PREVIEW") else "",
             }
         )
     return out
+
+
+def _protocol_summary(card: dict) -> str:
+    """``"4 of 5"``: the metrics (fractions excluded) whose ratio at the card's issue protocol is
+    within 1.5, by the median over its reference draws where it has several; ``""`` if none."""
+    protocol = card.get("fidelity_issue_protocol")
+    if not protocol:
+        return ""
+    draws = protocol.get("draws", {}).get("ratios")
+    if draws:
+        ratios = [float(np.median(v)) for m, v in draws.items() if not m.startswith("fraction")]
+    else:
+        ratios = [r["ratio"] for r in protocol["rows"] if not r["metric"].startswith("fraction")]
+    return f"{sum(r <= 1.5 for r in ratios)} of {len(ratios)}"
 
 
 def load_model(name_or_path, device: str = "auto", *, kind: str | None = None) -> DSDModel:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -625,13 +626,30 @@ def models() -> None:
     import microgen
 
     table = Table(title="microgen pretrained models")
-    for col in ("name", "kind", "task", "phases", "training range", "status"):
+    columns = ("name", "kind", "task", "phases", "training range", "steps", "evaluations", "within 1.5", "status")
+    for col in columns:
         table.add_column(col)
     rows = microgen.list_models()
     for m in rows:
         rng = ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in m["training_range"].items())
-        table.add_row(m["name"], str(m["kind"]), m["task"], str(m["phases"]), rng, m["status"])
-    Console().print(table)
+        phases = ", ".join(f"{code} {name}" for code, name in (m["phases"] or {}).items())
+        cells = [m["steps"], m["evaluations"]]
+        table.add_row(
+            m["name"],
+            str(m["kind"]),
+            m["task"],
+            phases,
+            rng,
+            *(f"{c:,}" if c else "" for c in cells),
+            m["protocol"],
+            m["status"],
+        )
+    Console(width=max(shutil.get_terminal_size((150, 20)).columns, 100)).print(table)
+    if rows:
+        click.echo(
+            "within 1.5: protocol metrics (256², 32 images) whose median ratio over 8 reference draws is "
+            "within 1.5x the natural spread (docs/models.md)"
+        )
     if not rows:
         click.echo("no pretrained model installed; train one with `microgen train`")
 

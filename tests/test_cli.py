@@ -377,6 +377,26 @@ def test_match_reference_gives_each_image_one_stored_crops_counts(tmp_path):
 def test_models_command_lists_a_table():
     res = CliRunner().invoke(main, ["models"])
     assert res.exit_code == 0 and "pretrained models" in res.output
+    assert "within 1.5" in res.output and "{" not in res.output  # phases as "0 grain, 1 pore", not a dict
+
+
+def test_list_models_summarises_each_card():
+    import re
+
+    import microgen
+    from microgen.domains import registry
+
+    for m in microgen.list_models():
+        card = registry.card(m["name"])
+        assert m["steps"] == card["training"]["steps"] > 0
+        if "fidelity_issue_protocol" not in card:
+            assert m["protocol"] == ""
+            continue
+        passed, total = map(int, re.fullmatch(r"(\d+) of (\d+)", m["protocol"]).groups())
+        medians = {k: np.median(v) for k, v in card["fidelity_issue_protocol"]["draws"]["ratios"].items()}
+        assert total == sum(not k.startswith("fraction") for k in medians)
+        assert passed == sum(v <= 1.5 for k, v in medians.items() if not k.startswith("fraction"))
+        assert m["evaluations"] == card["sampling"]["steps"]
 
 
 def test_bad_calibration_grid_exits_2(tmp_path):
