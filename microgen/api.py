@@ -75,12 +75,13 @@ def list_models() -> list[dict]:
 def _protocol_summary(card: dict) -> str:
     """``"4 of 5"``: the metrics (fractions excluded) whose ratio at the card's issue protocol is
     within 1.5, by the median over its reference draws where it has several; ``""`` if none."""
+    from microgen.training.export import draw_medians
+
     protocol = card.get("fidelity_issue_protocol")
     if not protocol:
         return ""
-    draws = protocol.get("draws", {}).get("ratios")
-    if draws:
-        ratios = [float(np.median(v)) for m, v in draws.items() if not m.startswith("fraction")]
+    if protocol.get("draws", {}).get("ratios"):
+        ratios = list(draw_medians(protocol["draws"]).values())
     else:
         ratios = [r["ratio"] for r in protocol["rows"] if not r["metric"].startswith("fraction")]
     return f"{sum(r <= 1.5 for r in ratios)} of {len(ratios)}"

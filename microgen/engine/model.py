@@ -18,7 +18,7 @@ from .network import NetworkConfig, RateUNet
 from .polish import SWEEPS
 from .prior import SpectralPrior
 from .process import DSDProcess
-from .sampler import DEFAULT_EVALUATIONS
+from .sampler import DEFAULT_EVALUATIONS, check_sharpness
 from .schedules import Schedule
 
 FORMAT = "microgen-dsd"
@@ -85,8 +85,7 @@ class DSDModel(nn.Module):
     def sharpness(self) -> float | tuple[float, ...]:
         """Calibrated sampling sharpness (``meta["sampling"]["sharpness"]``, set by export; 1 if
         none): one exponent, or a tuple of one per particle channel."""
-        value = self.meta.get("sampling", {}).get("sharpness", 1.0)
-        return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else float(value)
+        return check_sharpness(self.meta.get("sampling", {}).get("sharpness", 1.0))
 
     @property
     def polish_sweeps(self) -> int:

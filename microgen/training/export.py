@@ -21,6 +21,7 @@ from microgen.engine.sampler import (
     DEFAULT_EVALUATIONS,
     DEFAULT_SAMPLER,
     batch_chunks,
+    check_sharpness,
     format_sharpness,
     make_sampler,
     resolve_prior,
@@ -442,12 +443,12 @@ def edge_warning(cal: dict) -> str | None:
     if not edge:
         return None
     beyond = "above" if edge == "highest" else "below"
-    keys = list(cal["scores"])
-    if all("/" not in k for k in keys):
-        grid = sorted(float(k) for k in keys)
+    values = [check_sharpness(k) for k in cal["scores"]]
+    if all(isinstance(v, float) for v in values):
+        grid = sorted(values)
         where = f"the {edge} value of the grid ({grid[0]:g}-{grid[-1]:g})"
     else:
-        where = f"at the {edge} end of the grid ({', '.join(keys)}) for one phase"
+        where = f"at the {edge} end of the grid ({', '.join(cal['scores'])}) for one phase"
     return (
         f"The chosen sharpness {format_sharpness(cal['sharpness'])} is {where}: "
         f"a value {beyond} it may score better; export again with --calibration-grid extended {beyond} it."
@@ -583,10 +584,16 @@ def _fidelity_markdown(f: dict, heading: str) -> list[str]:
     return lines
 
 
+def draw_medians(draws: dict) -> dict[str, float]:
+    """Per metric (fractions excluded: exact by construction), the median of a card's protocol
+    ratios over its independent reference draws (``draws["ratios"][metric]``)."""
+    return {m: float(np.median(v)) for m, v in draws["ratios"].items() if not m.startswith("fraction")}
+
+
 def _draws_markdown(draws: dict) -> list[str]:
     """The protocol's ratios over independent reference draws: median and range per metric."""
     ratios = {m: v for m, v in draws["ratios"].items() if not m.startswith("fraction")}
-    medians = {m: float(np.median(v)) for m, v in ratios.items()}
+    medians = draw_medians(draws)
     passing = sum(v <= 1.5 for v in medians.values())
     lines = [
         "",
