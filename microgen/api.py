@@ -196,7 +196,7 @@ def generate(
     fractions : dict phase name -> fraction, for the model's particle phases (the background
         phase is the rest), or a list of such dicts (one per image; ``n`` is then its length).
         Each count is ``floor(f * voxels + 0.5)``.
-    shape : spatial shape; sides must be multiples of the network stride
+    shape : spatial shape, any side of at least the network stride (8 for the shipped models)
     n : number of images (>= 1); they share each network evaluation
     seed : same seed, same output on the same device
     sampler : ``"trapezoidal"`` (second-order leaping, two evaluations per step, the default),

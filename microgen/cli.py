@@ -441,7 +441,9 @@ _COMMON = [
         type=click.Path(dir_okay=False),
         help="Output file: .tif/.tiff, .h5/.hdf5 or .npy.",
     ),
-    click.option("--size", default=256, show_default=True, help="Square image side."),
+    click.option(
+        "--size", default=256, show_default=True, help="Square image side (any side >= 8, the network stride)."
+    ),
     click.option("--shape", default=None, help="Image shape, e.g. 256x384 (overrides --size)."),
     click.option(
         "-n",

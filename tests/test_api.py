@@ -47,7 +47,7 @@ def test_rock_api_and_reproducibility(rock_dir):
         ({"fractions": {"active": 0.5}}, "missing"),
         ({"fractions": {"active": 0.5, "binder": 0.1, "carbon": 0.1}}, "unknown phase"),
         ({"n": 0}, "n must be"),
-        ({"shape": (7, 8)}, "stride"),
+        ({"shape": (1, 8)}, "at least the network stride"),
         ({"sampler": "euler"}, "trapezoidal.*multistep.*poisson.*binomial"),
         ({"steps": 7}, "even"),
         ({"steps": 0}, ">= 1"),

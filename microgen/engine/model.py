@@ -27,6 +27,48 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
+#: offsets a sampler cycles through on a periodic image whose sides are not multiples of the
+#: network stride (:meth:`DSDModel.patch_offsets`)
+SEAM_OFFSETS = 64
+
+
+def extension(side: int, want: int, boundary: str) -> tuple[torch.Tensor, int]:
+    """How a lattice axis of ``side`` voxels continues to ``want`` (>= ``side``) voxels for a
+    network that needs ``want``: the source voxel of each of the ``want`` positions and where
+    the real voxels start among them. Periodic: wrapped, the extra voxels split between both
+    ends, so the network's own wrap-around joins two extra voxels and every real voxel keeps
+    about ``(want - side) / 2`` correct neighbours beyond its image edge. No-flux: mirrored at
+    the far wall (voxel ``side + k`` is voxel ``side - 1 - k``), the real voxels first."""
+    index = torch.arange(want)
+    if boundary == "periodic":
+        start = (want - side) // 2
+        return (index - start) % side, start
+    return torch.where(index < side, index, 2 * side - 1 - index).clamp(0, side - 1), 0
+
+
+def extend_to(counts: torch.Tensor, shape, boundary: str) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """``counts`` ``(B, C, *sides)`` extended to ``shape`` as the lattice continues
+    (:func:`extension`), and the slices that pick the real voxels back out."""
+    keep = []
+    for axis, (side, want) in enumerate(zip(counts.shape[2:], shape)):
+        index, start = extension(side, want, boundary)
+        if want != side:
+            counts = counts.index_select(2 + axis, index.to(counts.device))
+        keep.append(slice(start, start + side))
+    return counts, tuple(keep)
+
+
+def spread_offsets(shape, n: int) -> list[tuple[int, ...]]:
+    """``n`` integer offsets whose coordinates each cover their axis evenly: the ``k``-th is
+    ``frac(k * alpha) * side`` per axis, with a different badly approximable ``alpha`` per axis
+    (golden ratio, silver ratio, sqrt 3), so that by the three-gap theorem the first ``n`` values
+    on each axis leave gaps within a small factor of ``side / n``, for every ``n``."""
+    alpha = ((5**0.5 - 1) / 2, 2**0.5 - 1, 3**0.5 - 1)
+    if len(shape) > len(alpha):
+        raise ValueError(f"offsets are defined for 1 to {len(alpha)} dimensions, got shape {tuple(shape)}")
+    return [tuple(int(((k * a) % 1.0) * side) for a, side in zip(alpha, shape)) for k in range(n)]
+
+
 @dataclass
 class ProcessConfig:
     """Forward-process parameters that travel with the weights."""
@@ -138,15 +180,17 @@ class DSDModel(nn.Module):
         return torch.full((n,), classes - 1, dtype=torch.long, device=self.device)
 
     def check_shape(self, shape) -> tuple[int, ...]:
-        """Validate a spatial shape for this model and return it as a tuple."""
+        """Validate a spatial shape for this model and return it as a tuple.
+
+        Any side of at least the network stride works: the network itself needs multiples of the
+        stride, so :meth:`particle_rates` evaluates it on the image extended to the next multiple
+        (periodic: wrapped; no-flux: mirrored) and keeps the rates of the real voxels."""
         shape = tuple(int(s) for s in shape)
         stride = self.network_config.stride
         if len(shape) != self.ndim:
             raise ValueError(f"this model generates {self.ndim}D images; got shape {shape}")
-        if any(s < stride or s % stride for s in shape):
-            raise ValueError(
-                f"every side must be a positive multiple of the network stride {stride}; got shape {shape}"
-            )
+        if any(s < stride for s in shape):
+            raise ValueError(f"every side must be at least the network stride, {stride} voxels; got shape {shape}")
         return shape
 
     def open_moves(self, shape, device) -> torch.Tensor:
@@ -156,15 +200,25 @@ class DSDModel(nn.Module):
         return self._masks[key]
 
     # ------------------------------------------------------------------ rates
-    def patch_offsets(self) -> list[tuple[int, ...]]:
-        """Shifts of the network's cell grid that a sampler cycles through, one per step.
+    def patch_offsets(self, shape=None) -> list[tuple[int, ...]]:
+        """Shifts of the image that a sampler cycles through, one per step.
 
         A network with ``patch > 1`` sees the image in ``patch``-sided cells, so its rates may
         depend slightly on where the cell grid falls. On a periodic lattice, shifting the image
         by a different offset at each step spreads that dependence evenly instead of
-        printing a ``patch``-periodic pattern. One zero offset otherwise."""
+        printing a ``patch``-periodic pattern. A periodic ``shape`` whose sides are not all
+        multiples of the stride is evaluated wrapped to the next multiple (see
+        :meth:`check_shape`), which leaves a seam where the network's own wrap-around joins the
+        two extensions, half the extension beyond the image edge; its offsets are
+        ``SEAM_OFFSETS`` low-discrepancy points over the whole image (:func:`spread_offsets`), so
+        the seam visits every place instead of sitting at one. One zero offset otherwise."""
+        if self.process_config.boundary != "periodic":
+            return [(0,) * self.ndim]
+        stride = self.network_config.stride
+        if shape is not None and any(int(s) % stride for s in shape):
+            return spread_offsets(shape, SEAM_OFFSETS)
         patch = self.network_config.patch
-        if patch == 1 or self.process_config.boundary != "periodic":
+        if patch == 1:
             return [(0,) * self.ndim]
         return list(itertools.product(range(patch), repeat=self.ndim))
 
@@ -183,13 +237,24 @@ class DSDModel(nn.Module):
             if self.process_config.boundary != "periodic":
                 raise ValueError("a grid offset needs a periodic lattice")
             counts = torch.roll(counts, shift, dims=tuple(range(2, 2 + self.ndim)))
-        out = self.net(counts, t.to(counts.device), label)
+        out = self._network(counts, t.to(counts.device), label)
         out = out.unflatten(1, (self.channels, 2 * self.ndim))
         if shift is not None:
             out = torch.roll(out, tuple(-s for s in shift), dims=tuple(range(3, 3 + self.ndim)))
         if self.process_config.boundary == "noflux":
             out = out * self.open_moves(counts.shape[2:], counts.device)
         return out
+
+    def _network(self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None) -> torch.Tensor:
+        """The network's output for ``counts``; sides that are not multiples of the stride are
+        extended to the next multiple first (:func:`extension`) and the extra voxels cut off."""
+        shape = tuple(counts.shape[2:])
+        stride = self.network_config.stride
+        target = tuple(-(-side // stride) * stride for side in shape)
+        if target == shape:
+            return self.net(counts, t, label)
+        extended, keep = extend_to(counts, target, self.process_config.boundary)
+        return self.net(extended, t, label)[(..., *keep)]
 
     def normalised_rates(
         self, counts: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None

@@ -484,7 +484,7 @@ def sample(
     totals : int array ``(B, C)`` (or ``(C,)`` for one image)
         Particles to place in the non-frozen region, per image and channel.
     shape : tuple of int
-        Spatial shape; each side a multiple of the network stride.
+        Spatial shape; every side at least the network stride (see ``DSDModel.check_shape``).
     sampler : step rule (:class:`BinomialTauLeaping`, :class:`PoissonLeaping` or
         :class:`TrapezoidalLeaping`), default ``BinomialTauLeaping(0.1)``
     generator : torch.Generator on the model's device
@@ -598,7 +598,7 @@ def sample(
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
     # one cell-grid offset per step (both evaluations of a second-order step see the same grid)
-    offsets = model.patch_offsets()
+    offsets = model.patch_offsets(shape)
     offset = offsets[0]
 
     def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:

@@ -50,7 +50,7 @@ class OracleModel:
     def time_scale(self, t):
         return R + 1.0 / torch.as_tensor(t, dtype=torch.float64)
 
-    def patch_offsets(self):
+    def patch_offsets(self, shape=None):
         return [(0, 0)]  # the analytic rates need no cell grid
 
     def particle_rates(self, counts, t, label=None, offset=None):

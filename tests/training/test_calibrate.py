@@ -110,7 +110,7 @@ def test_calibration_at_several_sizes_scores_the_mean_ratio_over_them():
             assert both["scores"][s][key] == pytest.approx(np.mean(list(ratios.values())))
     chosen = finish_key(both["polish"], both["islands"], both["holes"])
     assert (f"{both['sharpness']:g}", chosen) == best_pair(both["scores"])
-    for bad, message in (((16, 16), "distinct"), ((), "distinct"), ((16, 15), "multiple of the network stride")):
+    for bad, message in (((16, 16), "distinct"), ((), "distinct"), ((16, 1), "at least the network stride")):
         with pytest.raises(ValueError, match=message):
             calibrate_sampling(model, train, rock, size=bad, **kw)
 
