@@ -7,9 +7,10 @@ as in zero-temperature conserved-order-parameter dynamics), and only where the s
 least ``MIN_GAIN`` unlike faces. Swaps are non-local (a spike anywhere fills a pinhole anywhere),
 so counts are exact and the interface area never grows.
 
-Each pass considers one checkerboard colour, so no two voxels changed in a pass touch and the
-face count falls by exactly the sum of their gains. On a periodic axis of odd length the last
-slice is never changed (its wrap-around neighbour has the same colour).
+Each pass considers one colour of a proper colouring of the lattice (no two neighbours share a
+colour), so no two voxels changed in a pass touch and the face count falls by exactly the sum of
+their gains: the checkerboard, or, on a periodic lattice with a side of odd length (whose
+wrap-around joins two voxels of one checkerboard colour), three colours (:func:`colouring`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,24 @@ def unlike_faces(labels: np.ndarray, boundary: str = "periodic") -> int:
     return total
 
 
+def colouring(shape, boundary: str = "periodic") -> np.ndarray:
+    """A proper colouring of the lattice's voxels: neighbours (across the wrap too, when
+    periodic) never share a colour. The checkerboard (2 colours) where it is proper; on a periodic
+    lattice with an odd side, 3 colours: along each axis ``i % 2``, with colour 2 for the last
+    slice of an odd axis, summed over the axes modulo 3. A step to a neighbour changes one axis's
+    term by 1 or 2 (never 0 or 3), so the sum modulo 3 always changes."""
+    check_boundary(boundary)
+    if boundary != "periodic" or not any(n % 2 for n in shape):
+        return np.indices(shape).sum(0) % 2
+    total = np.zeros(shape, np.int64)
+    for axis, n in enumerate(shape):
+        term = np.arange(n) % 2
+        if n % 2:
+            term[-1] = 2
+        total += term.reshape([-1 if a == axis else 1 for a in range(len(shape))])
+    return total % 3
+
+
 def check_sweeps(sweeps) -> int:
     """Return ``sweeps`` if it is an integer >= 0 (not a bool), else raise ``ValueError``."""
     return check_count(sweeps, "polish sweeps")
@@ -70,7 +89,7 @@ def polish(
     Parameters
     ----------
     labels : integer array ``(*shape)``
-    sweeps : passes over all phase pairs and both checkerboard colours (0 returns a copy)
+    sweeps : passes over all phase pairs and every colour of :func:`colouring` (0 returns a copy)
     boundary : ``"periodic"`` or ``"noflux"`` (faces on the box are not counted)
     frozen : boolean array ``(*shape)``; True voxels are never changed (inpainting: swaps stay
         inside the free region, so its counts stay exact too)
@@ -86,17 +105,13 @@ def polish(
     free = np.ones(out.shape, bool) if frozen is None else ~np.asarray(frozen, dtype=bool)
     if free.shape != out.shape:
         raise ValueError(f"frozen must have the image's shape {out.shape}, got {free.shape}")
-    colour = np.indices(out.shape).sum(0) % 2
-    if boundary == "periodic":
-        for axis, n in enumerate(out.shape):
-            if n % 2:  # index n-1 touches index 0 across the wrap with the same colour
-                free &= np.arange(n).reshape([-1 if a == axis else 1 for a in range(out.ndim)]) < n - 1
+    colour = colouring(out.shape, boundary)
     rng = np.random.default_rng(seed)
     phases = [int(p) for p in np.unique(out)]
     swaps = 0
     for _ in range(sweeps):
         before = swaps
-        for c in (0, 1):
+        for c in range(int(colour.max()) + 1):
             eligible = (free & (colour == c)).ravel()
             for p in phases:
                 for q in phases:
@@ -129,4 +144,4 @@ def _swap_pass(labels, p, q, eligible, boundary, rng) -> int:
     return n
 
 
-__all__ = ["MIN_GAIN", "SWEEPS", "check_sweeps", "neighbour_counts", "polish", "unlike_faces"]
+__all__ = ["MIN_GAIN", "SWEEPS", "check_sweeps", "colouring", "neighbour_counts", "polish", "unlike_faces"]
