@@ -1,17 +1,20 @@
-"""Seams of images whose sides are not multiples of the network stride.
+"""Stride-grid artefacts and seams: what the sampler's per-step offsets remove.
 
     python benchmarks/seams.py [--model berea] [--size 250] [--n 8] [--steps N] [--seed 0]
 
-The network needs sides that are multiples of its stride (8 for the shipped models); other sides
-are evaluated on the image wrapped to the next multiple (``DSDModel.check_shape``), which leaves
-a seam where the network's own wrap-around joins the two extensions, just beyond the image edge.
-The sampler moves that seam to a new place at every step (``DSDModel.patch_offsets``). This
-script generates ``n`` images at ``--size`` three ways: with the moving seam (the default), with
-the seam held at the image edge, and at the next multiple of the stride (no seam). For each it
-prints the pore fraction and the interface density (phase changes per neighbour pair) over the
-whole image, and the interface density across the periodic image edge (last row to first row,
-last column to first column) as a z-score against the spread of the same figure over every other
-row and column boundary: a seam that prints shows up as an edge z-score far from 0.
+The network is equivariant only to shifts by multiples of its stride (8 for the shipped models),
+and it needs sides that are multiples of it: other sides are evaluated on the image wrapped to
+the next multiple (``DSDModel.check_shape``), which leaves a seam just beyond the image edge. The
+sampler rolls the image by a different offset at each step (``DSDModel.patch_offsets``: every
+offset of the stride cell, or low-discrepancy offsets over a whole image whose sides are not
+multiples). This script generates ``n`` images four ways: at the next multiple of the stride and
+at ``--size``, each with the offsets (the default) and with the grid held still (the sampler
+before session 21). For each it prints the pore fraction; the interface density (phase changes
+per neighbour pair); the stride profile: phase changes across the boundaries between slice ``k``
+and ``k + 1`` averaged by ``k`` modulo the stride, over their mean (a flat 1.00 when nothing sits
+on the stride grid; multiples only); and the changes across the periodic image edge (last slice
+to first) as a z-score against the spread over every other boundary (a seam that prints shows
+as a z far from 0).
 """
 
 from __future__ import annotations
@@ -43,13 +46,29 @@ def edge_z(images: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def describe(name: str, images: np.ndarray, seconds: float) -> None:
+def describe(name: str, images: np.ndarray, seconds: float, stride: int) -> None:
     pairs = sum(boundary_changes(images, axis).sum() for axis in (1, 2))
     density = pairs / (2 * images.size)
-    print(
-        f"{name:<22} {images.shape[1]}x{images.shape[2]}  porosity {np.mean(images == 1):.4f}  "
+    line = (
+        f"{name:<28} {images.shape[1]}x{images.shape[2]}  porosity {np.mean(images == 1):.4f}  "
         f"interface {density:.4f}  edge z {edge_z(images):+.2f}  {seconds:.1f} s/image"
     )
+    if images.shape[1] % stride == 0 and images.shape[2] % stride == 0:
+        line += (
+            "\n"
+            + " " * 29
+            + "stride profile "
+            + "  |  ".join(" ".join(f"{v:.2f}" for v in stride_profile(images, axis, stride)) for axis in (1, 2))
+        )
+    print(line)
+
+
+def stride_profile(images: np.ndarray, axis: int, stride: int) -> np.ndarray:
+    """Phase changes across the boundaries ``k | k + 1`` averaged over ``k`` of each residue
+    modulo ``stride``, over their mean."""
+    changes = boundary_changes(images, axis).astype(float)
+    by_class = changes.reshape(-1, stride).mean(axis=0)
+    return by_class / by_class.mean()
 
 
 def main() -> None:
@@ -74,15 +93,17 @@ def main() -> None:
         )
         return gen.images, gen.seconds / args.n
 
-    describe("moving seam (default)", *run(args.size))
-    moving = DSDModel.patch_offsets  # held: no offsets at all (nor a patch network's cell offsets)
-    DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]
-    try:
-        describe("seam at the edge", *run(args.size))
-    finally:
-        DSDModel.patch_offsets = moving
     multiple = -(-args.size // stride) * stride
-    describe("no seam (multiple)", *run(multiple))
+    still = DSDModel.patch_offsets  # held still: no offsets at all (nor a patch network's cells)
+    for held in (False, True):
+        if held:
+            DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]
+        try:
+            for size in (multiple, args.size):
+                label = ("grid held still" if held else "offsets (default)") + f", {size}"
+                describe(label, *run(size), stride)
+        finally:
+            DSDModel.patch_offsets = still
     print(f"threads {torch.get_num_threads()}")
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("train.py", ["--crop", "16", "--batch", "2", "--steps", "1", "--mults", "1,2"], "images/s"),
         ("network.py", ["--size", "16", "--repeat", "1", "--precision", "float32"], "ms/eval"),
-        ("seams.py", ["--size", "12", "--n", "1", "--steps", "4"], "edge z"),
+        ("seams.py", ["--size", "12", "--n", "1", "--steps", "4"], "stride profile"),
     ],
 )
 def test_benchmark_runs(tmp_path, script, args, expect):

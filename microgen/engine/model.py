@@ -203,24 +203,24 @@ class DSDModel(nn.Module):
     def patch_offsets(self, shape=None) -> list[tuple[int, ...]]:
         """Shifts of the image that a sampler cycles through, one per step.
 
-        A network with ``patch > 1`` sees the image in ``patch``-sided cells, so its rates may
-        depend slightly on where the cell grid falls. On a periodic lattice, shifting the image
-        by a different offset at each step spreads that dependence evenly instead of
-        printing a ``patch``-periodic pattern. A periodic ``shape`` whose sides are not all
-        multiples of the stride is evaluated wrapped to the next multiple (see
-        :meth:`check_shape`), which leaves a seam where the network's own wrap-around joins the
-        two extensions, half the extension beyond the image edge; its offsets are
-        ``SEAM_OFFSETS`` low-discrepancy points over the whole image (:func:`spread_offsets`), so
-        the seam visits every place instead of sitting at one. One zero offset otherwise."""
+        The network is equivariant only to shifts by whole multiples of its stride (strided
+        downsampling; ``patch``-sided cells), so its rates may depend slightly on where the
+        stride grid falls: the shipped width-16 Berea network, held still, put about 20 % more
+        interface on every 8th row boundary (session 21, ``docs/performance.md``). On a periodic
+        lattice, shifting the image by a different offset of the stride cell at each step
+        spreads that dependence evenly instead of printing a stride-periodic pattern. A periodic
+        ``shape`` whose sides are not all multiples of the stride is evaluated wrapped to the
+        next multiple (see :meth:`check_shape`), which leaves a seam where the network's own
+        wrap-around joins the two extensions, half the extension beyond the image edge; its
+        offsets are ``SEAM_OFFSETS`` low-discrepancy points over the whole image
+        (:func:`spread_offsets`), so the seam visits every place too. One zero offset on a
+        no-flux lattice."""
         if self.process_config.boundary != "periodic":
             return [(0,) * self.ndim]
         stride = self.network_config.stride
         if shape is not None and any(int(s) % stride for s in shape):
             return spread_offsets(shape, SEAM_OFFSETS)
-        patch = self.network_config.patch
-        if patch == 1:
-            return [(0,) * self.ndim]
-        return list(itertools.product(range(patch), repeat=self.ndim))
+        return list(itertools.product(range(stride), repeat=self.ndim))
 
     def particle_rates(
         self,

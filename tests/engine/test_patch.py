@@ -61,8 +61,9 @@ def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
 
 def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
     model = _perturbed(patch=2)
-    assert model.patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert tiny_model().patch_offsets() == [(0, 0)]
+    # every offset of the stride cell (4 = patch 2 x one downsampling), in order; no-flux: none
+    assert model.patch_offsets() == [(i, j) for i in range(4) for j in range(4)]
+    assert tiny_model().patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]  # stride 2, patch 1 too
     assert tiny_model(boundary="noflux", patch=2).patch_offsets() == [(0, 0)]
     counts = torch.randint(0, 2, (1, 1, 8, 8), generator=torch.Generator().manual_seed(3))
     t = torch.tensor([0.1])
@@ -85,7 +86,8 @@ def test_sampler_cycles_the_offsets_step_by_step(monkeypatch):
     monkeypatch.setattr(model, "particle_rates", spy)
     sample(model, [[20]], (8, 8), sampler=TrapezoidalLeaping(steps=4), generator=torch.Generator().manual_seed(0))
     # one offset per step: both evaluations of a second-order step see the same cell grid
-    assert seen == [offset for offset in model.patch_offsets() for _ in range(2)]
+    steps = len(seen) // 2
+    assert steps == 4 and seen == [offset for offset in model.patch_offsets()[:steps] for _ in range(2)]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
