@@ -18,3 +18,13 @@ def tiny_model(
     )
     proc = ProcessConfig(r=r, boundary=boundary, schedule=Schedule("power", 50, 3.0))
     return DSDModel(net, proc).eval()
+
+
+def perturbed_tiny_model(**kwargs):
+    """:func:`tiny_model` with its weights nudged off their initialisation, so that the rates
+    depend on the image (an untrained network's barely do)."""
+    model = tiny_model(**kwargs)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model

@@ -8,15 +8,7 @@ import torch
 
 from microgen.engine import TrapezoidalLeaping, sample
 from microgen.engine.model import SEAM_OFFSETS, extend_to, extension, spread_offsets
-from tests.helpers import tiny_model
-
-
-def _perturbed(**kwargs):
-    model = tiny_model(**kwargs)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model
+from tests.helpers import perturbed_tiny_model, tiny_model
 
 
 @pytest.mark.parametrize("side, want", [(5, 8), (6, 8), (3, 8), (7, 16), (8, 8)])
@@ -48,7 +40,7 @@ def test_extend_to_keeps_the_real_voxels_at_the_returned_slices():
 
 @pytest.mark.parametrize("boundary", ["periodic", "noflux"])
 def test_rates_of_any_side_are_the_network_on_the_continued_image(boundary):
-    model = _perturbed(channels=2, boundary=boundary, patch=2)  # stride 4
+    model = perturbed_tiny_model(channels=2, boundary=boundary, patch=2)  # stride 4
     counts = torch.randint(0, 2, (2, 2, 6, 9), generator=torch.Generator().manual_seed(1))
     t = torch.tensor([0.05, 0.4])
     rates = model.particle_rates(counts, t)
@@ -92,24 +84,10 @@ def test_offsets_spread_the_seam_over_the_whole_image():
     assert len(set(spread_offsets((20, 20, 20), 30))) == 30
 
 
-def test_sampler_moves_the_seam_step_by_step(monkeypatch):
-    model = _perturbed()
-    seen = []
-    original = model.particle_rates
-
-    def spy(counts, t, label=None, offset=None):
-        seen.append(offset)
-        return original(counts, t, label, offset)
-
-    monkeypatch.setattr(model, "particle_rates", spy)
-    sample(model, [[20]], (9, 7), sampler=TrapezoidalLeaping(steps=6), generator=torch.Generator().manual_seed(0))
-    assert seen == [offset for offset in model.patch_offsets((9, 7))[:6] for _ in range(2)]
-
-
 @pytest.mark.parametrize("shape", [(13, 10), (9, 9), (4, 21)])
 @pytest.mark.parametrize("boundary", ["periodic", "noflux"])
 def test_any_side_samples_exact_reproducible_label_images(shape, boundary):
-    model = _perturbed(channels=2, boundary=boundary, patch=2)
+    model = perturbed_tiny_model(channels=2, boundary=boundary, patch=2)
     volume = shape[0] * shape[1]
     totals = [[volume // 3, volume // 10], [volume // 8, volume // 2]]
     runs = [

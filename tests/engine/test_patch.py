@@ -7,15 +7,7 @@ import torch
 
 from microgen.engine import DSDModel, NetworkConfig, TrapezoidalLeaping, sample
 from microgen.engine.network import depth_to_space, space_to_depth
-from tests.helpers import tiny_model
-
-
-def _perturbed(**kwargs):
-    model = tiny_model(**kwargs)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model
+from tests.helpers import perturbed_tiny_model, tiny_model
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
@@ -37,7 +29,7 @@ def test_stride_counts_the_patch():
 
 
 def test_patched_model_round_trips_and_old_configs_load(tmp_path):
-    model = _perturbed(channels=2, patch=2)
+    model = perturbed_tiny_model(channels=2, patch=2)
     counts = torch.randint(0, 2, (2, 2, 8, 8), generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0.02, 0.6])
     model.save(tmp_path / "m")
@@ -49,7 +41,7 @@ def test_patched_model_round_trips_and_old_configs_load(tmp_path):
 
 
 def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
-    model = _perturbed(patch=2)
+    model = perturbed_tiny_model(patch=2)
     counts = torch.randint(0, 2, (1, 1, 16, 16), generator=torch.Generator().manual_seed(2))
     t = torch.tensor([0.3])
     rates = model.rates(counts, t)
@@ -60,7 +52,7 @@ def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
 
 
 def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
-    model = _perturbed(patch=2)
+    model = perturbed_tiny_model(patch=2)
     # every offset of the stride cell (4 = patch 2 x one downsampling), in order; no-flux: none
     assert model.patch_offsets() == [(i, j) for i in range(4) for j in range(4)]
     assert tiny_model().patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]  # stride 2, patch 1 too
@@ -74,8 +66,9 @@ def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
         tiny_model(boundary="noflux", patch=2).particle_rates(counts, t, offset=(1, 0))
 
 
-def test_sampler_cycles_the_offsets_step_by_step(monkeypatch):
-    model = _perturbed(patch=2)
+@pytest.mark.parametrize("shape", [(8, 8), (9, 7)])  # stride 4: a multiple, and sides that move a seam
+def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
+    model = perturbed_tiny_model(patch=2)
     seen = []
     original = model.particle_rates
 
@@ -84,15 +77,15 @@ def test_sampler_cycles_the_offsets_step_by_step(monkeypatch):
         return original(counts, t, label, offset)
 
     monkeypatch.setattr(model, "particle_rates", spy)
-    sample(model, [[20]], (8, 8), sampler=TrapezoidalLeaping(steps=4), generator=torch.Generator().manual_seed(0))
-    # one offset per step: both evaluations of a second-order step see the same cell grid
+    sample(model, [[20]], shape, sampler=TrapezoidalLeaping(steps=4), generator=torch.Generator().manual_seed(0))
+    # one offset per step: both evaluations of a second-order step see the same grid
     steps = len(seen) // 2
-    assert steps == 4 and seen == [offset for offset in model.patch_offsets()[:steps] for _ in range(2)]
+    assert steps == 4 and seen == [offset for offset in model.patch_offsets(shape)[:steps] for _ in range(2)]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_patched_model_samples_exact_reproducible_label_images(seed):
-    model = _perturbed(channels=2, patch=2)
+    model = perturbed_tiny_model(channels=2, patch=2)
     totals = [[30, 11], [5, 40]]
     runs = [
         sample(
