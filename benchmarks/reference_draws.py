@@ -2,7 +2,7 @@
 
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
         [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N] [--sharpness S]
-        [--fixed-grid]
+        [--offsets model|stride|cells]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
@@ -10,15 +10,15 @@ the same seed), then scores that one generated set against --draws independent d
 held-out crops (set A) and --n training crops (set B, the natural spread), the draws `microgen
 export --protocol` makes (`reference_rng`; without the relative diffusivity). Prints every draw's
 ratios (distance / natural spread) and, per metric, the median and range over the draws: the part
-of a card's figure that comes from the reference draw alone, not from the model. --fixed-grid
-samples as before session 21, with the network's stride grid held still (cell offsets for patch
-networks only), to compare the sampler's per-step stride offsets like for like.
+of a card's figure that comes from the reference draw alone, not from the model. --offsets
+stride samples with every offset of the network's stride cell in turn (as models exported since
+session 21 do), cells with the stride grid held still (a patch network's cell offsets only, as
+models exported before), model (default) as the model says (``DSDModel.stride_offsets``).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import numpy as np
@@ -27,7 +27,6 @@ import torch
 import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
-from microgen.engine.model import DSDModel
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_SAMPLER, check_sharpness, format_sharpness, make_sampler
 from microgen.io import read_volume
@@ -35,14 +34,6 @@ from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_
 from microgen.training.calibrate import finishes
 from microgen.training.data import split_holdout
 from microgen.training.export import reference_rng, reference_statistics
-
-
-def _fixed_grid_offsets(self, shape=None) -> list[tuple[int, ...]]:
-    """The offsets the sampler used before session 21: the cells of a patch network, else none."""
-    patch = self.network_config.patch
-    if patch == 1 or self.process_config.boundary != "periodic":
-        return [(0,) * self.ndim]
-    return list(itertools.product(range(patch), repeat=self.ndim))
 
 
 def main() -> None:
@@ -56,11 +47,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="network evaluations per sample [the model's]")
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--sharpness", default=None, help="rate exponent, or one per phase (1.15/1) [the model's]")
-    p.add_argument("--fixed-grid", action="store_true", help="no stride offsets (the sampler before session 21)")
+    p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
     args = p.parse_args()
-    if args.fixed_grid:
-        DSDModel.patch_offsets = _fixed_grid_offsets
     model = microgen.load_model(args.model)
+    if args.offsets != "model":
+        sampling = model.meta.setdefault("sampling", {})
+        sampling["offsets"] = args.offsets  # DSDModel.stride_offsets reads "stride"
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
     kind = get_kind(model.meta["kind"])

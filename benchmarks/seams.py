@@ -5,16 +5,18 @@
 The network is equivariant only to shifts by multiples of its stride (8 for the shipped models),
 and it needs sides that are multiples of it: other sides are evaluated on the image wrapped to
 the next multiple (``DSDModel.check_shape``), which leaves a seam just beyond the image edge. The
-sampler rolls the image by a different offset at each step (``DSDModel.patch_offsets``: every
-offset of the stride cell, or low-discrepancy offsets over a whole image whose sides are not
-multiples). This script generates ``n`` images four ways: at the next multiple of the stride and
-at ``--size``, each with the offsets (the default) and with the grid held still (the sampler
-before session 21). For each it prints the pore fraction; the interface density (phase changes
-per neighbour pair); the stride profile: phase changes across the boundaries between slice ``k``
-and ``k + 1`` averaged by ``k`` modulo the stride, over their mean (a flat 1.00 when nothing sits
-on the stride grid; multiples only); and the changes across the periodic image edge (last slice
-to first) as a z-score against the spread over every other boundary (a seam that prints shows
-as a z far from 0).
+sampler can roll the image by a different offset at each step (``DSDModel.patch_offsets``: every
+offset of the stride cell for models exported since session 21; low-discrepancy offsets over the
+whole image for every model where the sides are not multiples).
+
+This script generates ``n`` images four ways: at the next multiple of the stride and at
+``--size``, each with the offsets and with the grid held still. For each it prints the pore
+fraction; the interface density (phase changes per neighbour pair); the stride profile (phase
+changes across the boundaries between slice ``k`` and ``k + 1``, averaged over ``k`` of each
+residue modulo the stride, over their mean: 1.00 everywhere when nothing sits on the stride grid;
+multiples only); and the changes across the periodic image edge (last slice to first) as a
+z-score against the spread over every other boundary (a seam that prints shows as a z far
+from 0).
 """
 
 from __future__ import annotations
@@ -94,16 +96,21 @@ def main() -> None:
         return gen.images, gen.seconds / args.n
 
     multiple = -(-args.size // stride) * stride
-    still = DSDModel.patch_offsets  # held still: no offsets at all (nor a patch network's cells)
+    sampling = model.meta.setdefault("sampling", {})
+    stored = sampling.get("offsets")
+    still = DSDModel.patch_offsets
     for held in (False, True):
-        if held:
+        if held:  # no offsets at all (nor a patch network's cells), at any size
             DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]
+        else:  # every offset of the stride cell (models exported since session 21)
+            sampling["offsets"] = "stride"
         try:
             for size in (multiple, args.size):
-                label = ("grid held still" if held else "offsets (default)") + f", {size}"
+                label = ("grid held still" if held else "offsets") + f", {size}"
                 describe(label, *run(size), stride)
         finally:
             DSDModel.patch_offsets = still
+            sampling["offsets"] = stored
     print(f"threads {torch.get_num_threads()}")
 
 

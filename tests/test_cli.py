@@ -132,6 +132,8 @@ def test_train_resume_and_export(tmp_path):
     assert set(sampling["calibration"]["ratios_by_size"]) == {"16", "32"} and "the mean over the sizes" in md
     assert "ratios_by_size" not in DSDModel.load(tmp_path / "tiny").meta["sampling"]["calibration"]
     exported = DSDModel.load(tmp_path / "tiny")
+    # calibrated and measured with the stride cell's offsets, so sampled with them (session 21)
+    assert exported.stride_offsets and sampling["offsets"] == "stride" and "stride cell in turn" in md
     assert exported.sharpness == sampling["sharpness"] in (1.0, 1.1)
     # a choice at an end of a grid says only that the best value may lie beyond it: card and CLI warn
     edge = "highest" if exported.sharpness == 1.1 else "lowest"

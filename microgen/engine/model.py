@@ -208,7 +208,9 @@ class DSDModel(nn.Module):
         stride grid falls: the shipped width-16 Berea network, held still, put about 20 % more
         interface on every 8th row boundary (session 21, ``docs/performance.md``). On a periodic
         lattice, shifting the image by a different offset of the stride cell at each step
-        spreads that dependence evenly instead of printing a stride-periodic pattern. A periodic
+        spreads that dependence evenly instead of printing a stride-periodic pattern (models
+        exported since session 21, :attr:`stride_offsets`; older ones keep only a patch network's
+        cell offsets, as their cards were measured). A periodic
         ``shape`` whose sides are not all multiples of the stride is evaluated wrapped to the
         next multiple (see :meth:`check_shape`), which leaves a seam where the network's own
         wrap-around joins the two extensions, half the extension beyond the image edge; its
@@ -220,7 +222,16 @@ class DSDModel(nn.Module):
         stride = self.network_config.stride
         if shape is not None and any(int(s) % stride for s in shape):
             return spread_offsets(shape, SEAM_OFFSETS)
-        return list(itertools.product(range(stride), repeat=self.ndim))
+        cell = stride if self.stride_offsets else self.network_config.patch
+        return list(itertools.product(range(cell), repeat=self.ndim))
+
+    @property
+    def stride_offsets(self) -> bool:
+        """Whether the sampler cycles every offset of the stride cell on shapes that are multiples
+        of the stride (``meta["sampling"]["offsets"] == "stride"``, written by ``microgen export``
+        since session 21), rather than only a patch network's cell offsets (models exported
+        before: their calibration and fidelity figures were measured so)."""
+        return self.meta.get("sampling", {}).get("offsets") == "stride"
 
     def particle_rates(
         self,

@@ -187,6 +187,8 @@ def export_model(
         measured = measure_prior(train, phases, model.r, seed)
         if measured is not None:
             model.meta["prior"] = measured.to_dict()
+    # sample with the stride cell's offsets from the calibration on (DSDModel.stride_offsets)
+    model.meta.setdefault("sampling", {})["offsets"] = "stride"
     if calibrate:
         cal = calibrate_sampling(
             model,
@@ -200,6 +202,7 @@ def export_model(
             draws=calibration_draws,
         )
         model.meta["sampling"] = {
+            "offsets": "stride",
             "steps": steps,  # what the defaults were chosen at, so also the default evaluations
             "sharpness": cal["sharpness"],
             "polish": cal["polish"],
@@ -413,6 +416,8 @@ def _sampling_markdown(sampling: dict) -> list[str]:
     ]
     if sampling.get("steps"):
         lines[-1] += f" {sampling['steps']} network evaluations per sample."
+    if sampling.get("offsets") == "stride":
+        lines[-1] += " The sampler rolls the image by each offset of the network's stride cell in turn, one per step."
     prior = sampling.get("prior")
     if prior:
         lines[-1] += (

@@ -53,9 +53,9 @@ def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
 
 def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
     model = perturbed_tiny_model(patch=2)
-    # every offset of the stride cell (4 = patch 2 x one downsampling), in order; no-flux: none
-    assert model.patch_offsets() == [(i, j) for i in range(4) for j in range(4)]
-    assert tiny_model().patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]  # stride 2, patch 1 too
+    # the cells of a patch network; no-flux: none
+    assert model.patch_offsets() == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert tiny_model().patch_offsets() == [(0, 0)]
     assert tiny_model(boundary="noflux", patch=2).patch_offsets() == [(0, 0)]
     counts = torch.randint(0, 2, (1, 1, 8, 8), generator=torch.Generator().manual_seed(3))
     t = torch.tensor([0.1])
@@ -66,9 +66,21 @@ def test_grid_offset_evaluates_the_rolled_image_and_rolls_back():
         tiny_model(boundary="noflux", patch=2).particle_rates(counts, t, offset=(1, 0))
 
 
+def test_models_exported_since_session_21_cycle_the_whole_stride_cell():
+    # stride 4 = patch 2 x one downsampling; stride 2 for patch 1; in order
+    for patch, stride in ((2, 4), (1, 2)):
+        model = tiny_model(patch=patch)
+        model.meta["sampling"] = {"offsets": "stride"}
+        assert model.stride_offsets and model.patch_offsets() == [(i, j) for i in range(stride) for j in range(stride)]
+    noflux = tiny_model(boundary="noflux", patch=2)
+    noflux.meta["sampling"] = {"offsets": "stride"}
+    assert noflux.patch_offsets() == [(0, 0)]
+
+
 @pytest.mark.parametrize("shape", [(8, 8), (9, 7)])  # stride 4: a multiple, and sides that move a seam
 def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
     model = perturbed_tiny_model(patch=2)
+    model.meta["sampling"] = {"offsets": "stride"}
     seen = []
     original = model.particle_rates
 

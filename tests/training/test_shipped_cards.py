@@ -7,6 +7,7 @@ import json
 import pytest
 
 from microgen.domains import registry
+from microgen.engine import DSDModel
 from microgen.training.export import card_markdown
 from microgen.training.inpainting import inpainting_card_markdown
 
@@ -25,3 +26,6 @@ def test_card_markdown_is_the_rendering_of_card_json(name):
     assert (ROOT / name / "card.md").read_text() == render(card)
     assert card["training"]["steps"] > 0 and card["fidelity"]["rows"] and card["source"]
     assert (ROOT / name / "model.safetensors").stat().st_size <= 25 * 2**20
+    # the model samples with the grid offsets its figures were measured with
+    model = DSDModel.load(ROOT / name)
+    assert model.meta.get("sampling", {}).get("offsets") == card.get("sampling", {}).get("offsets")
