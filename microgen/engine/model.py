@@ -205,8 +205,8 @@ class DSDModel(nn.Module):
 
         The network is equivariant only to shifts by whole multiples of its stride (strided
         downsampling; ``patch``-sided cells), so its rates may depend slightly on where the
-        stride grid falls: the shipped width-16 Berea network, held still, put about 20 % more
-        interface on every 8th row boundary (session 21, ``docs/performance.md``). On a periodic
+        stride grid falls: the shipped width-16 Berea network, held still, put 11-18 % more
+        interface on every 8th row and column boundary (session 21, ``docs/performance.md``). On a periodic
         lattice, shifting the image by a different offset of the stride cell at each step
         spreads that dependence evenly instead of printing a stride-periodic pattern (models
         exported since session 21, :attr:`stride_offsets`; older ones keep only a patch network's
