@@ -51,8 +51,7 @@ def main() -> None:
     args = p.parse_args()
     model = microgen.load_model(args.model)
     if args.offsets != "model":
-        sampling = model.meta.setdefault("sampling", {})
-        sampling["offsets"] = args.offsets  # DSDModel.stride_offsets reads "stride"
+        model.stride_offsets = args.offsets == "stride"
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
     kind = get_kind(model.meta["kind"])

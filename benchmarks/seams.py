@@ -86,31 +86,25 @@ def main() -> None:
     stride = model.network_config.stride
     if args.size % stride == 0:
         raise SystemExit(f"--size {args.size} is a multiple of the stride {stride}: no seam to measure")
-    porosity = args.porosity
-    print(f"model {args.model}, stride {stride}, porosity {porosity:.4f}, {args.n} images, seed {args.seed}")
+    print(f"model {args.model}, stride {stride}, porosity {args.porosity:.4f}, {args.n} images, seed {args.seed}")
 
     def run(size: int):
         gen = microgen.generate(
-            model, {"pore": porosity}, shape=(size, size), n=args.n, seed=args.seed, steps=args.steps
+            model, {"pore": args.porosity}, shape=(size, size), n=args.n, seed=args.seed, steps=args.steps
         )
         return gen.images, gen.seconds / args.n
 
     multiple = -(-args.size // stride) * stride
-    sampling = model.meta.setdefault("sampling", {})
-    stored = sampling.get("offsets")
+    model.stride_offsets = True  # every offset of the stride cell (models exported since session 21)
+    for size in (multiple, args.size):
+        describe(f"offsets, {size}", *run(size), stride)
     still = DSDModel.patch_offsets
-    for held in (False, True):
-        if held:  # no offsets at all (nor a patch network's cells), at any size
-            DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]
-        else:  # every offset of the stride cell (models exported since session 21)
-            sampling["offsets"] = "stride"
-        try:
-            for size in (multiple, args.size):
-                label = ("grid held still" if held else "offsets") + f", {size}"
-                describe(label, *run(size), stride)
-        finally:
-            DSDModel.patch_offsets = still
-            sampling["offsets"] = stored
+    DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]  # no offsets at all, at any size
+    try:
+        for size in (multiple, args.size):
+            describe(f"grid held still, {size}", *run(size), stride)
+    finally:
+        DSDModel.patch_offsets = still
     print(f"threads {torch.get_num_threads()}")
 
 

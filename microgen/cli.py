@@ -652,7 +652,7 @@ def models() -> None:
             "within 1.5: protocol metrics (256², 32 images) whose median ratio over 8 reference draws is "
             "within 1.5x the natural spread (docs/models.md)"
         )
-    if not rows:
+    else:
         click.echo("no pretrained model installed; train one with `microgen train`")
 
 

@@ -233,6 +233,14 @@ class DSDModel(nn.Module):
         before: their calibration and fidelity figures were measured so)."""
         return self.meta.get("sampling", {}).get("offsets") == "stride"
 
+    @stride_offsets.setter
+    def stride_offsets(self, on: bool) -> None:
+        sampling = self.meta.setdefault("sampling", {})
+        if on:
+            sampling["offsets"] = "stride"
+        else:
+            sampling.pop("offsets", None)
+
     def particle_rates(
         self,
         counts: torch.Tensor,

@@ -187,8 +187,7 @@ def export_model(
         measured = measure_prior(train, phases, model.r, seed)
         if measured is not None:
             model.meta["prior"] = measured.to_dict()
-    # sample with the stride cell's offsets from the calibration on (DSDModel.stride_offsets)
-    model.meta.setdefault("sampling", {})["offsets"] = "stride"
+    model.stride_offsets = True  # calibrate, measure and sample with the stride cell's offsets
     if calibrate:
         cal = calibrate_sampling(
             model,
@@ -201,15 +200,16 @@ def export_model(
             seed=seed,
             draws=calibration_draws,
         )
-        model.meta["sampling"] = {
-            "offsets": "stride",
-            "steps": steps,  # what the defaults were chosen at, so also the default evaluations
-            "sharpness": cal["sharpness"],
-            "polish": cal["polish"],
-            "islands": cal["islands"],
-            "holes": cal["holes"],
-            "calibration": {k: v for k, v in cal.items() if not k.startswith("ratios")},  # per metric: card only
-        }
+        model.meta["sampling"].update(
+            {
+                "steps": steps,  # what the defaults were chosen at, so also the default evaluations
+                "sharpness": cal["sharpness"],
+                "polish": cal["polish"],
+                "islands": cal["islands"],
+                "holes": cal["holes"],
+                "calibration": {k: v for k, v in cal.items() if not k.startswith("ratios")},  # per metric: card only
+            }
+        )
     if polish is None:
         polish = model.polish_sweeps
     finish = (polish, model.islands, model.holes)

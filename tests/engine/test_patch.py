@@ -70,8 +70,11 @@ def test_models_exported_since_session_21_cycle_the_whole_stride_cell():
     # stride 4 = patch 2 x one downsampling; stride 2 for patch 1; in order
     for patch, stride in ((2, 4), (1, 2)):
         model = tiny_model(patch=patch)
-        model.meta["sampling"] = {"offsets": "stride"}
+        model.stride_offsets = True
+        assert model.meta["sampling"] == {"offsets": "stride"}  # where the model's config stores it
         assert model.stride_offsets and model.patch_offsets() == [(i, j) for i in range(stride) for j in range(stride)]
+        model.stride_offsets = False  # back to the cells of a patch network, as models exported before
+        assert "offsets" not in model.meta["sampling"] and len(model.patch_offsets()) == patch**2
     noflux = tiny_model(boundary="noflux", patch=2)
     noflux.meta["sampling"] = {"offsets": "stride"}
     assert noflux.patch_offsets() == [(0, 0)]
