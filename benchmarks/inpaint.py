@@ -3,12 +3,15 @@ region with the real region it replaced.
 
     python benchmarks/inpaint.py --model berea --data ../shared/data/berea/berea_train.tif \
         [--size 128] [--hole 64] [--n 16] [--steps 100] [--polish N] [--sharpness S] [--generic]
+        [--offsets model|stride|cells]
 
 For each of ``n`` held-out crops the central ``hole x hole`` square is regenerated with exactly
 the pore count the real square had. The descriptors of the filled squares are compared with the
 real squares (set A) next to the natural spread: fraction-matched ``hole x hole`` crops of the
 training block (set B). Prints seconds, network evaluations and every metric's ratio. A pretrained
 name that ships a dedicated companion ``<model>-inpaint`` is measured through it unless --generic.
+--offsets as in ``benchmarks/reference_draws.py``: stride rolls the image by every offset of the
+network's stride cell in turn, cells holds the stride grid still, model (default) as the model says.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ def main() -> None:
     p.add_argument("--polish", type=int, default=None, help="sweeps inside the hole (0 = raw; default: inpaint's, 2)")
     p.add_argument("--sharpness", type=float, default=None, help="exponent on the rates (default: inpaint's, 1)")
     p.add_argument("--generic", action="store_true", help="the generation model, not its -inpaint companion")
+    p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
     args = p.parse_args()
     name = args.model if args.generic else (registry.inpainting_companion(args.model) or args.model)
     model = microgen.load_model(name, "cpu")
+    if args.offsets != "model":
+        model.stride_offsets = args.offsets == "stride"
     train, held = split_holdout(read_volume(args.data), 0.2)
     res = inpainting_fidelity(
         model,
@@ -54,7 +60,8 @@ def main() -> None:
     )
     print(
         f"{args.n} holes of {args.hole}^2 in {args.size}^2 held-out crops, model {name}, "
-        f"{args.steps} steps, polish {res['polish']}, sharpness {res['sharpness']}: "
+        f"{args.steps} steps, polish {res['polish']}, sharpness {res['sharpness']}, "
+        f"{'stride' if model.stride_offsets else 'cell'} offsets: "
         f"{res['seconds_per_image']:.1f} s and {res['evaluations']} evaluations per image "
         f"(threads {torch.get_num_threads()}); counts inside every hole exact, context untouched"
     )
