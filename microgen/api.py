@@ -23,6 +23,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
     make_sampler,
+    offsets_used,
     resolve_prior,
 )
 
@@ -187,6 +188,7 @@ def generate(
     prior: str = "auto",
     islands: int | None = None,
     holes: int | None = None,
+    offsets: str = "auto",
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -224,8 +226,13 @@ def generate(
     holes : then fill the holes of the particle phases (face-connected islands of the background
         phase, e.g. grain specks inside a pore) with at most this many voxels, the same way;
         ``None`` uses the model's calibrated value
+    offsets : ``"stride"`` rolls the image by a different offset of the network's stride cell at
+        each step, so no faint grid of the stride (8 voxels) prints; ``"fixed"`` holds the grid
+        still; ``"auto"`` (default) does what the model's sampling defaults were calibrated with
+        (``stride`` for models exported since session 21, e.g. ``berea``)
     """
     model = _generation_model(model, device)
+    used = offsets_used(model, offsets)
     sharpness, polish, islands, holes = sampling_defaults(model, sharpness, polish, islands, holes)
     prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
@@ -263,6 +270,7 @@ def generate(
         holes=holes,
         sharpness=sharpness,
         prior=prior,
+        offsets=offsets,
     )
     images = kind.to_labels(res.labels)
     counts = [dict(zip(names, t)) for t in totals]
@@ -273,7 +281,7 @@ def generate(
         res.evaluations,
         res.moved.tolist(),
         seed,
-        f"{step_rule!r}, {precision}, sharpness {format_sharpness(sharpness)}, prior {prior}",
+        f"{step_rule!r}, {precision}, sharpness {format_sharpness(sharpness)}, prior {prior}, {used} offsets",
         polish,
         res.swapped.tolist(),
         islands,

@@ -14,7 +14,14 @@ from microgen import __version__
 from microgen.engine.polish import SWEEPS
 from microgen.engine.precision import PRECISIONS
 from microgen.engine.prior import PRIORS
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, SAMPLERS, check_sharpness, format_sharpness
+from microgen.engine.sampler import (
+    DEFAULT_EVALUATIONS,
+    DEFAULT_SAMPLER,
+    OFFSETS,
+    SAMPLERS,
+    check_sharpness,
+    format_sharpness,
+)
 from microgen.training.calibrate import SHARPNESS_GRID
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
@@ -430,6 +437,15 @@ SAMPLING = [
         help="Where particles start: spectral = with the data's large-scale density fluctuations "
         "(stored with the model; images larger than the training crops need them), uniform; "
         "auto = spectral where the model stores it (inpainting: uniform).",
+    ),
+    click.option(
+        "--offsets",
+        type=click.Choice(list(OFFSETS)),
+        default="auto",
+        show_default=True,
+        help="Where the network's 8-voxel stride grid falls: stride = a different offset at each step "
+        "(no faint grid in the image), fixed = held still; auto = as the model was calibrated (its card's "
+        "'Sampling defaults').",
     ),
 ]
 

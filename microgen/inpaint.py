@@ -22,7 +22,13 @@ import numpy as np
 from microgen.api import _check_fractions, _generator, _model_on, _run, exact_count, sampling_defaults
 from microgen.domains import get_kind, registry
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, DEFAULT_SAMPLER, INPAINT_GRID_POWER, make_sampler
+from microgen.engine.sampler import (
+    DEFAULT_EVALUATIONS,
+    DEFAULT_SAMPLER,
+    INPAINT_GRID_POWER,
+    check_offsets,
+    make_sampler,
+)
 
 
 @dataclass
@@ -63,6 +69,7 @@ def inpaint(
     dedicated: bool = True,
     islands: int | None = None,
     holes: int | None = None,
+    offsets: str = "auto",
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -74,7 +81,7 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness, islands, holes : as for :func:`microgen.generate`;
+    sampler, steps, eps, precision, polish, sharpness, islands, holes, offsets : as for :func:`microgen.generate`;
         ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
         for a generation model 100 evaluations, sharpness 1 (the rates as trained), ``SWEEPS``
         polish sweeps and no island or hole dissolution, not its calibrated values: those are chosen
@@ -88,6 +95,7 @@ def inpaint(
 
     Counts inside the mask are ``floor(f * region voxels + 0.5)``.
     """
+    check_offsets(offsets)
     companion = registry.inpainting_companion(model) if dedicated and isinstance(model, (str, os.PathLike)) else None
     model = _model_on(companion or model, device)
     # a generation model's calibrated values are for unconstrained generation; a dedicated
@@ -133,6 +141,7 @@ def inpaint(
             holes=holes,
             sharpness=sharpness,
             prior=prior,
+            offsets=offsets,
         )
         filled = kind.to_labels(res.labels[0])[tuple(slice(0, s) for s in img.shape[1:])]
         if not np.array_equal(filled[~msk[b]], img[b][~msk[b]]):

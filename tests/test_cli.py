@@ -142,7 +142,7 @@ def test_train_resume_and_export(tmp_path):
     assert exported.sampling_steps == sampling["steps"] == 6 and "6 network evaluations per sample" in md
     # the data's large-scale spectra, measured on training crops (32² is the largest that fits)
     assert exported.spectral_prior.crop == 32 and sampling["prior"]["crop"] == 32
-    assert card["fidelity"]["sampler"].endswith("prior spectral") and "spectral prior" in md
+    assert card["fidelity"]["sampler"].endswith("prior spectral, stride offsets") and "spectral prior" in md
     assert exported.meta["sampling"]["polish"] == sampling["polish"] == card["fidelity"]["polish"] in POLISH_GRID
     assert f"sharpness {sampling['sharpness']:g}" in card["fidelity"]["sampler"] and "## Sampling defaults" in md
     row = card["fidelity"]["rows"][0]  # generated and real summaries, side by side in the table
@@ -281,6 +281,8 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
             "3",
             "--holes",
             "2",
+            "--offsets",
+            "stride",
             "--preview",
             str(tmp_path / "p.png"),
         ],
@@ -290,6 +292,7 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
         data = f["labels"][()]
         attrs = f["labels"].attrs
         assert attrs["seed"] == 0 and "model_sha256" in attrs and attrs["polish_sweeps"] == SWEEPS
+        assert attrs["sampler"].endswith("prior uniform, stride offsets")
         assert attrs["islands_dissolved_up_to"] == 3 and attrs["holes_filled_up_to"] == 2
     assert data.shape == (2, 15, 23) and (data.sum(axis=(1, 2)) == 66).all()  # floor(0.19 * 345 + 0.5)
     assert (tmp_path / "p.png").stat().st_size > 0

@@ -200,7 +200,7 @@ class DSDModel(nn.Module):
         return self._masks[key]
 
     # ------------------------------------------------------------------ rates
-    def patch_offsets(self, shape=None) -> list[tuple[int, ...]]:
+    def patch_offsets(self, shape=None, stride_offsets: bool | None = None) -> list[tuple[int, ...]]:
         """Shifts of the image that a sampler cycles through, one per step.
 
         The network is equivariant only to shifts by whole multiples of its stride (strided
@@ -216,13 +216,15 @@ class DSDModel(nn.Module):
         wrap-around joins the two extensions, half the extension beyond the image edge; its
         offsets are ``SEAM_OFFSETS`` low-discrepancy points over the whole image
         (:func:`spread_offsets`), so the seam visits every place too. One zero offset on a
-        no-flux lattice."""
+        no-flux lattice. ``stride_offsets`` overrides :attr:`stride_offsets` for this call
+        (``None``: the model's)."""
         if self.process_config.boundary != "periodic":
             return [(0,) * self.ndim]
         stride = self.network_config.stride
         if shape is not None and any(int(s) % stride for s in shape):
             return spread_offsets(shape, SEAM_OFFSETS)
-        cell = stride if self.stride_offsets else self.network_config.patch
+        every = self.stride_offsets if stride_offsets is None else stride_offsets
+        cell = stride if every else self.network_config.patch
         return list(itertools.product(range(cell), repeat=self.ndim))
 
     @property

@@ -473,6 +473,7 @@ def sample(
     holes: int = 0,
     sharpness: float | tuple[float, ...] | str | None = None,
     prior: str = "auto",
+    offsets: str = "auto",
     max_evaluations: int = 1_000_000,
     callback: Callable[[float, int], None] | None = None,
 ) -> SampleResult:
@@ -518,6 +519,13 @@ def sample(
         ``"spectral"`` (the data's large-scale density fluctuations, :mod:`microgen.engine.prior`;
         needs a model that stores them). ``"auto"``: spectral where the model has it and nothing
         is frozen, else uniform.
+    offsets : {"auto", "stride", "fixed"} (see :data:`OFFSETS`)
+        Where the network's stride grid falls at each step on a periodic lattice whose sides are
+        multiples of the stride: ``"stride"`` rolls the image by a different offset of the stride
+        cell at each step (no stride-grid pattern), ``"fixed"`` holds the grid still (a patch
+        network still cycles its cell offsets), ``"auto"`` as the model was calibrated
+        (:attr:`DSDModel.stride_offsets`). Other sides always move the seam
+        (:meth:`DSDModel.patch_offsets`); no-flux lattices never shift.
     callback : callable ``(t, evaluations)``, optional
         Called after every step with the current time (the whole batch shares one time; on CPU
         a large batch runs in chunks, :func:`batch_chunks`, each from ``t = 1`` again).
@@ -527,6 +535,7 @@ def sample(
     ``evaluations`` and ``steps`` of the result are then those of one chunk (the most of any).
     """
     shape = model.check_shape(shape)
+    check_offsets(offsets)
     table = totals if isinstance(totals, torch.Tensor) else np.asarray(totals)
     chunks = batch_chunks(table.shape[0] if table.ndim == 2 else 1, shape, model.device)
     if len(chunks) > 1:
@@ -543,6 +552,7 @@ def sample(
             "holes": holes,
             "sharpness": sharpness,
             "prior": prior,
+            "offsets": offsets,
             "max_evaluations": max_evaluations,
             "callback": callback,
         }
@@ -597,9 +607,9 @@ def sample(
         counts = counts + (fixed_t * frozen_t).unsqueeze(0)
         allowed = allowed & ~frozen_t.unsqueeze(0) & ~_shifted_targets(frozen_t, model.ndim)
 
-    # one cell-grid offset per step (both evaluations of a second-order step see the same grid)
-    offsets = model.patch_offsets(shape)
-    offset = offsets[0]
+    # one grid offset per step (both evaluations of a second-order step see the same grid)
+    shifts = model.patch_offsets(shape) if offsets == "auto" else model.patch_offsets(shape, offsets == "stride")
+    offset = shifts[0]
 
     def rate_fn(state: torch.Tensor, time: float) -> torch.Tensor:
         """Per-particle reverse rates in physical units, zero for closed or frozen moves."""
@@ -613,7 +623,7 @@ def sample(
     t = 1.0
     evaluations = steps = 0
     while t > t_end and evaluations < max_evaluations:
-        offset = offsets[steps % len(offsets)]
+        offset = shifts[steps % len(shifts)]
         counts, t, used = sampler.advance(
             counts, t, t_end, rate_fn, generator, boundary=model.process.boundary, frozen=frozen_t
         )
@@ -673,6 +683,26 @@ def _start_intensity(model, prior, totals, shape, frozen, generator) -> torch.Te
 
 
 SAMPLERS = ("trapezoidal", "multistep", "poisson", "binomial")
+#: where the network's stride grid falls at each step (``sample(offsets=...)``): as the model was
+#: calibrated, every offset of the stride cell in turn, or held still
+OFFSETS = ("auto", "stride", "fixed")
+
+
+def check_offsets(offsets) -> str:
+    """Return ``offsets`` if it is one of :data:`OFFSETS`, else raise ``ValueError`` naming them."""
+    if offsets not in OFFSETS:
+        raise ValueError(f"offsets must be one of {OFFSETS}, got {offsets!r}")
+    return offsets
+
+
+def offsets_used(model, offsets: str) -> str:
+    """What ``offsets`` means for ``model`` on shapes that are multiples of its stride: ``"stride"``
+    or ``"fixed"`` (``"auto"`` resolved with :attr:`DSDModel.stride_offsets`)."""
+    if check_offsets(offsets) == "auto":
+        return "stride" if model.stride_offsets else "fixed"
+    return offsets
+
+
 #: the step rule and budget (network evaluations per sample) of ``generate``, ``inpaint``, the CLI,
 #: export and validation
 DEFAULT_SAMPLER = "trapezoidal"

@@ -24,6 +24,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
     make_sampler,
+    offsets_used,
     resolve_prior,
 )
 from microgen.io import read_volume
@@ -299,7 +300,7 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         "generated": n,
         "reference_crops": ref["n"],
         "sampler": f"{rule!r}, {precision}, sharpness {format_sharpness(model.sharpness)}, "
-        f"prior {resolve_prior(model)}",
+        f"prior {resolve_prior(model)}, {offsets_used(model, 'auto')} offsets",
         "polish": polish,
         "islands": islands,
         "holes": holes,

@@ -98,6 +98,43 @@ def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
     assert steps == 4 and seen == [offset for offset in model.patch_offsets(shape)[:steps] for _ in range(2)]
 
 
+def test_offsets_option_overrides_the_model_for_one_call(monkeypatch):
+    model = perturbed_tiny_model()  # patch 1, stride 2, not flagged: holds its grid still
+    assert model.patch_offsets((8, 8)) == [(0, 0)]
+    assert model.patch_offsets((8, 8), stride_offsets=True) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    model.stride_offsets = True
+    assert model.patch_offsets((8, 8), stride_offsets=False) == [(0, 0)]
+    assert model.patch_offsets((9, 8), stride_offsets=False) != [(0, 0)]  # a seam to move: always spread
+    model.stride_offsets = False
+
+    seen = []
+    original = model.particle_rates
+
+    def spy(counts, t, label=None, offset=None):
+        seen.append(offset)
+        return original(counts, t, label, offset)
+
+    monkeypatch.setattr(model, "particle_rates", spy)
+    run = {}
+    for offsets in ("auto", "fixed", "stride"):
+        seen.clear()
+        run[offsets] = sample(
+            model,
+            [[20], [7]],
+            (8, 8),
+            sampler=TrapezoidalLeaping(steps=4),
+            generator=torch.Generator().manual_seed(0),
+            offsets=offsets,
+        )
+        assert (run[offsets].labels.sum(axis=(1, 2)) == [20, 7]).all()  # exact either way
+        cycled = [(0, 0), (0, 1), (1, 0), (1, 1)] if offsets == "stride" else [(0, 0)] * 4
+        assert seen == [o for o in cycled for _ in range(2)]
+    assert np.array_equal(run["auto"].labels, run["fixed"].labels)  # the model's own choice, bit for bit
+    assert not np.array_equal(run["stride"].labels, run["fixed"].labels)
+    with pytest.raises(ValueError, match=r"offsets must be one of \('auto', 'stride', 'fixed'\), got 'still'"):
+        sample(model, [[20]], (8, 8), sampler=TrapezoidalLeaping(steps=4), offsets="still")
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_patched_model_samples_exact_reproducible_label_images(seed):
     model = perturbed_tiny_model(channels=2, patch=2)
