@@ -5,7 +5,7 @@ import microgen
 from microgen.api import exact_count
 from microgen.engine.polish import SWEEPS
 from microgen.engine.prior import SpectralPrior
-from microgen.engine.sampler import DEFAULT_EVALUATIONS
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, offsets_used
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])
@@ -75,6 +75,9 @@ def test_offsets_choice_is_exact_and_reported(rock_dir):
         assert (res.images.sum(axis=(1, 2)) == exact_count(0.3, 256)).all()
         assert res.sampler.endswith("fixed offsets" if offsets != "stride" else "stride offsets")
     assert np.array_equal(runs["auto"].images, runs["fixed"].images)  # this model was not calibrated with them
+    from tests.helpers import tiny_model
+
+    assert offsets_used(tiny_model(boundary="noflux"), "stride") == "fixed"  # a no-flux lattice never shifts
     with pytest.raises(ValueError, match="offsets must be one of"):
         microgen.inpaint(runs["auto"].images[0], np.ones((16, 16), bool), model=rock_dir, offsets="moving")
 

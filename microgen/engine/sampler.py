@@ -696,9 +696,13 @@ def check_offsets(offsets) -> str:
 
 
 def offsets_used(model, offsets: str) -> str:
-    """What ``offsets`` means for ``model`` on shapes that are multiples of its stride: ``"stride"``
-    or ``"fixed"`` (``"auto"`` resolved with :attr:`DSDModel.stride_offsets`)."""
-    if check_offsets(offsets) == "auto":
+    """What ``offsets`` does for ``model`` on shapes that are multiples of its stride: ``"stride"``
+    or ``"fixed"`` (``"auto"`` resolved with :attr:`DSDModel.stride_offsets`; a no-flux lattice
+    never shifts)."""
+    check_offsets(offsets)
+    if model.process_config.boundary != "periodic":
+        return "fixed"
+    if offsets == "auto":
         return "stride" if model.stride_offsets else "fixed"
     return offsets
 
