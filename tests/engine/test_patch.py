@@ -80,10 +80,8 @@ def test_models_exported_since_session_21_cycle_the_whole_stride_cell():
     assert noflux.patch_offsets() == [(0, 0)]
 
 
-@pytest.mark.parametrize("shape", [(8, 8), (9, 7)])  # stride 4: a multiple, and sides that move a seam
-def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
-    model = perturbed_tiny_model(patch=2)
-    model.meta["sampling"] = {"offsets": "stride"}
+def _record_offsets(monkeypatch, model) -> list:
+    """The grid offset of every network evaluation ``model`` makes from now on, in order."""
     seen = []
     original = model.particle_rates
 
@@ -92,6 +90,14 @@ def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
         return original(counts, t, label, offset)
 
     monkeypatch.setattr(model, "particle_rates", spy)
+    return seen
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (9, 7)])  # stride 4: a multiple, and sides that move a seam
+def test_sampler_cycles_the_offsets_step_by_step(monkeypatch, shape):
+    model = perturbed_tiny_model(patch=2)
+    model.meta["sampling"] = {"offsets": "stride"}
+    seen = _record_offsets(monkeypatch, model)
     sample(model, [[20]], shape, sampler=TrapezoidalLeaping(steps=4), generator=torch.Generator().manual_seed(0))
     # one offset per step: both evaluations of a second-order step see the same grid
     steps = len(seen) // 2
@@ -107,14 +113,7 @@ def test_offsets_option_overrides_the_model_for_one_call(monkeypatch):
     assert model.patch_offsets((9, 8), stride_offsets=False) != [(0, 0)]  # a seam to move: always spread
     model.stride_offsets = False
 
-    seen = []
-    original = model.particle_rates
-
-    def spy(counts, t, label=None, offset=None):
-        seen.append(offset)
-        return original(counts, t, label, offset)
-
-    monkeypatch.setattr(model, "particle_rates", spy)
+    seen = _record_offsets(monkeypatch, model)
     run = {}
     for offsets in ("auto", "fixed", "stride"):
         seen.clear()
