@@ -443,9 +443,9 @@ SAMPLING = [
         type=click.Choice(list(OFFSETS)),
         default="auto",
         show_default=True,
-        help="Where the network's 8-voxel stride grid falls: stride = a different offset at each step "
-        "(no faint grid in the image), fixed = held still; auto = as the model was calibrated (its card's "
-        "'Sampling defaults').",
+        help="Where the network's stride grid (8 voxels for the shipped models) falls: stride = a different "
+        "offset at each step (no faint grid in the image), fixed = held still; auto = as the model was "
+        "calibrated (its card's 'Sampling defaults').",
     ),
 ]
 
