@@ -22,6 +22,7 @@ import torch
 
 import microgen
 from microgen.domains import registry
+from microgen.engine.sampler import offsets_used
 from microgen.io import read_volume
 from microgen.training.data import split_holdout
 from microgen.training.inpainting import inpainting_fidelity
@@ -43,8 +44,7 @@ def main() -> None:
     args = p.parse_args()
     name = args.model if args.generic else (registry.inpainting_companion(args.model) or args.model)
     model = microgen.load_model(name, "cpu")
-    if args.offsets != "model":
-        model.stride_offsets = args.offsets == "stride"
+    offsets = {"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets)  # the engine's names
     train, held = split_holdout(read_volume(args.data), 0.2)
     res = inpainting_fidelity(
         model,
@@ -57,11 +57,12 @@ def main() -> None:
         seed=args.seed,
         polish=args.polish,
         sharpness=args.sharpness,
+        offsets=offsets,
     )
     print(
         f"{args.n} holes of {args.hole}^2 in {args.size}^2 held-out crops, model {name}, "
         f"{args.steps} steps, polish {res['polish']}, sharpness {res['sharpness']}, "
-        f"{'stride' if model.stride_offsets else 'cell'} offsets: "
+        f"{offsets_used(model, offsets)} offsets: "
         f"{res['seconds_per_image']:.1f} s and {res['evaluations']} evaluations per image "
         f"(threads {torch.get_num_threads()}); counts inside every hole exact, context untouched"
     )

@@ -50,8 +50,6 @@ def main() -> None:
     p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
     args = p.parse_args()
     model = microgen.load_model(args.model)
-    if args.offsets != "model":
-        model.stride_offsets = args.offsets == "stride"
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
     kind = get_kind(model.meta["kind"])
@@ -71,6 +69,7 @@ def main() -> None:
         precision=resolve_precision("auto", model.device),
         generator=torch.Generator(device=model.device).manual_seed(args.seed),
         sharpness=sharpness,
+        offsets={"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets),  # the engine's names
     )
     raw = kind.to_labels(res.labels)
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, args.seed)

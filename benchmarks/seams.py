@@ -88,16 +88,21 @@ def main() -> None:
         raise SystemExit(f"--size {args.size} is a multiple of the stride {stride}: no seam to measure")
     print(f"model {args.model}, stride {stride}, porosity {args.porosity:.4f}, {args.n} images, seed {args.seed}")
 
-    def run(size: int):
+    def run(size: int, offsets: str = "auto"):
         gen = microgen.generate(
-            model, {"pore": args.porosity}, shape=(size, size), n=args.n, seed=args.seed, steps=args.steps
+            model,
+            {"pore": args.porosity},
+            shape=(size, size),
+            n=args.n,
+            seed=args.seed,
+            steps=args.steps,
+            offsets=offsets,
         )
         return gen.images, gen.seconds / args.n
 
     multiple = -(-args.size // stride) * stride
-    model.stride_offsets = True  # every offset of the stride cell (models exported since session 21)
-    for size in (multiple, args.size):
-        describe(f"offsets, {size}", *run(size), stride)
+    for size in (multiple, args.size):  # every offset of the stride cell (models exported since session 21)
+        describe(f"offsets, {size}", *run(size, "stride"), stride)
     still = DSDModel.patch_offsets
     DSDModel.patch_offsets = lambda self, shape=None: [(0,) * self.ndim]  # no offsets at all, at any size
     try:

@@ -44,13 +44,17 @@ def inpainting_fidelity(
     sharpness: float | None = None,
     islands: int | None = None,
     holes: int | None = None,
+    offsets: str = "auto",
 ) -> dict:
-    """Fill the central ``hole`` square of ``n`` held-out crops and score it (module docstring).
+    """Fill the central ``hole`` square of ``n`` held-out crops and score it (module docstring;
+    ``offsets`` as for :func:`microgen.inpaint`).
 
     Returns ``{rows, seconds_per_image, evaluations, polish, islands, holes, sharpness, model, size,
     hole, n}``; every fill is checked: exact counts inside the hole, context unchanged."""
     case = _Holes(model, held, train, size, hole, n, seed)
-    filled, res = case.fill(model, steps=steps, polish=polish, sharpness=sharpness, islands=islands, holes=holes)
+    filled, res = case.fill(
+        model, steps=steps, polish=polish, sharpness=sharpness, islands=islands, holes=holes, offsets=offsets
+    )
     return {
         "rows": case.score(filled),
         "seconds_per_image": res["seconds"] / n,
@@ -145,7 +149,9 @@ class _Holes:
         self.real = [c[self.square] for c in self.crops]
         self.other = match_by_fraction(self.real, random_crops(train, 4 * n, hole, rng), self.phases)
 
-    def fill(self, model, *, steps, polish, sharpness, islands=None, holes=None, whole=False) -> tuple[list, dict]:
+    def fill(
+        self, model, *, steps, polish, sharpness, islands=None, holes=None, whole=False, offsets="auto"
+    ) -> tuple[list, dict]:
         """Refill every hole with the real square's counts: the filled squares (or whole crops)."""
         from microgen.inpaint import inpaint
 
@@ -163,6 +169,7 @@ class _Holes:
                 sharpness=sharpness,
                 islands=islands,
                 holes=holes,
+                offsets=offsets,
             )
             if not np.array_equal(res.images[~self.mask], crop[~self.mask]) or any(
                 (res.images[self.square] == c).sum() != (self.real[i] == c).sum() for c in self.phases
