@@ -155,6 +155,12 @@ def _denoise_option(help_text: str):
     help="Train a dedicated inpainting model: one hole per crop with sides from MIN to MAX voxels "
     "(only the hole is corrupted, no-flux at its edge; the rest is clean context).",
 )
+@click.option(
+    "--teacher",
+    default=None,
+    help="Distil a trained model (a shipped name or a model folder): its rates, not the exact ones, "
+    "are the target. The teacher's --r and --boundary must be given when --crop differs from its own.",
+)
 @click.option("--segment", "segment_first", is_flag=True, help="--data are grey-level scans: segment them first.")
 @_denoise_option("With --segment: denoising.")
 @click.option("--min-size", default=0, show_default=True, help="With --segment: smallest island/hole kept.")
@@ -185,6 +191,7 @@ def train(
     init_from,
     classes,
     holes,
+    teacher,
     segment_first,
     denoise_method,
     min_size,
@@ -224,6 +231,7 @@ def train(
         val_samples=val_samples,
         precision=precision,
         holes=list(holes or []),
+        teacher=teacher or "",
     )
     if resume:
         cfg = _resumed_config(cfg, out)
@@ -258,6 +266,7 @@ _RESUMED_OPTIONS = {
     "val_samples": "val_samples",
     "precision": "precision",
     "holes": "holes",
+    "teacher": "teacher",
     "width": "width",
     "mults": "mults",
     "blocks": "blocks",

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
     "script, args, expect",
     [
         ("train.py", ["--crop", "16", "--batch", "2", "--steps", "1", "--mults", "1,2"], "images/s"),
-        ("network.py", ["--size", "16", "--repeat", "1", "--precision", "float32"], "ms/eval"),
+        (
+            "network.py",
+            ["--size", "16", "--repeat", "1", "--precision", "float32", "--upsampling", "both"],
+            "plain upsampling",
+        ),
         ("seams.py", ["--size", "12", "--n", "1", "--steps", "4"], "stride profile"),
     ],
 )

@@ -211,6 +211,18 @@ def _tiny_train(data, out, *options):
     return CliRunner().invoke(main, [*args, *options])
 
 
+def test_train_teacher_errors_name_the_models_and_write_nothing(tmp_path):
+    data = tmp_path / "rock.tif"
+    tifffile.imwrite(
+        data, (np.arange(4 * 32 * 32).reshape(4, 32, 32) % 7 < 2).astype(np.uint8), photometric="minisblack"
+    )
+    res = _tiny_train(data, tmp_path / "a", "--teacher", "nope")
+    assert res.exit_code == 2 and "unknown model 'nope'" in res.output and "'berea'" in res.output
+    res = _tiny_train(data, tmp_path / "b", "--teacher", "berea")
+    assert res.exit_code == 2 and "cannot distil 'berea': process.r: teacher 311.1" in res.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_train_architecture_options(tmp_path):
     data = _volume(tmp_path / "scan.tif")
     out = tmp_path / "run"

@@ -8,6 +8,7 @@ rate by construction (see :meth:`microgen.engine.model.DSDModel.rates`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_FUNCTIONAL_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 @dataclass
@@ -106,6 +108,55 @@ def depth_to_space(x: torch.Tensor, patch: int) -> torch.Tensor:
     for i in range(nd):
         order += [2 + nd + i, 2 + i]
     return x.permute(order).reshape(b, c, *(side * patch for side in coarse))
+
+
+def _fold_parities(weight: torch.Tensor) -> torch.Tensor:
+    """Fold a 3-wide kernel ``(out, in, 3, ..., 3)`` into the ``2**ndim`` two-wide kernels that it
+    amounts to after a nearest x2 upsampling, stacked as ``(2**ndim * out, in, 2, ..., 2)``
+    (parity-major, row-major over the axes).
+
+    Along one axis, output voxel ``2i`` sees low-resolution voxels ``i - 1`` (tap 0) and ``i``
+    (taps 1 and 2); output voxel ``2i + 1`` sees ``i`` (taps 0 and 1) and ``i + 1`` (tap 2).
+    """
+    nd = weight.ndim - 2
+    folded = weight
+    for axis in range(nd):
+        dim = 2 * axis + 2  # ``axis`` parity dimensions lead, then out, in, the kernel axes
+        w0, w1, w2 = folded.unbind(dim)
+        even = torch.stack([w0, w1 + w2], dim=dim)
+        odd = torch.stack([w0 + w1, w2], dim=dim)
+        folded = torch.stack([even, odd], dim=axis)
+    return folded.reshape(2**nd * weight.shape[0], *weight.shape[1:2], *([2] * nd))
+
+
+def upsample_conv(conv: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """``conv(F.interpolate(h, scale_factor=2, mode="nearest"))`` computed at the low resolution.
+
+    ``conv`` is a 3-wide, stride-1, padding-1 convolution (circular or zero padding). After a
+    nearest upsampling each output parity sees two low-resolution voxels per axis, so one
+    convolution of the once-padded low-resolution input with the folded kernels
+    (:func:`_fold_parities`) gives all parities, each then written to its strided place. The
+    same sums up to round-off, with ``(3/2)**ndim`` fewer multiply-adds (2.25x in 2D) and no
+    full-resolution copy of the input. Padding the upsampled image repeats the low-resolution
+    border, so padding the low-resolution input once is the same (tested against the plain route).
+    """
+    nd = h.ndim - 2
+    mode = "circular" if conv.padding_mode == "circular" else "constant"
+    padded = F.pad(h, [1] * (2 * nd), mode=mode)
+    bias = None if conv.bias is None else conv.bias.repeat(2**nd)
+    y = _FUNCTIONAL_CONV[nd](padded, _fold_parities(conv.weight), bias)
+    out_ch = conv.weight.shape[0]
+    low = h.shape[2:]
+    out = y.new_empty((h.shape[0], out_ch, *(2 * side for side in low)))
+    for index, parity in enumerate(itertools.product((0, 1), repeat=nd)):
+        target = (slice(None), slice(None), *(slice(p, None, 2) for p in parity))
+        source = (
+            slice(None),
+            slice(index * out_ch, (index + 1) * out_ch),
+            *(slice(p, p + n) for p, n in zip(parity, low)),
+        )
+        out[target] = y[source]
+    return out
 
 
 def _groups(ch: int) -> int:
@@ -221,7 +272,6 @@ class RateUNet(nn.Module):
             for block in blocks:
                 h = block(torch.cat([h, hs.pop()], dim=1), emb)
             if level < len(self.upsample):
-                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-                h = self.upsample[level](h)
+                h = upsample_conv(self.upsample[level], h)
         h = depth_to_space(self.conv_out(F.silu(self.norm_out(h))), self.config.patch)
         return F.softplus(h.float() - 2.0)

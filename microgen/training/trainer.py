@@ -83,6 +83,9 @@ class TrainConfig:
     precision: str = "auto"
     #: ``[smallest, largest]`` hole side: train a dedicated inpainting model (``holes.py``); [] = off
     holes: list[int] = field(default_factory=list)
+    #: distil a trained model (a shipped name or a model folder): its rates replace the exact ones
+    #: as the training target; "" = train on the exact rates (the paper's objective)
+    teacher: str = ""
 
     def __post_init__(self) -> None:
         names = (
@@ -109,6 +112,8 @@ class TrainConfig:
         if self.crop % stride:
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {stride}")
         self.holes = check_holes(self.holes, self.crop)
+        if self.teacher and (self.holes or self.num_classes):
+            raise ValueError("a teacher (distillation) trains plain unconditional models: not with holes or classes")
         if self.holes and self.validate_every:
             raise ValueError(
                 "validation during training scores unconstrained samples; an inpainting run (holes) "
@@ -232,6 +237,7 @@ class Trainer:
             )
         self.prior_steps = 0  # steps of the model this run was initialised from (init_from)
         self.prior_wall = 0.0  # and its training wall time
+        self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         self._prepare_out(resume)
         if init_from is not None and self.step == 0:
             self._init_from(Path(init_from))
@@ -251,6 +257,42 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(self.out / TRAIN_CONFIG, json.dumps(self.config.to_dict(), indent=2))
+
+    def _load_teacher(self, name: str) -> DSDModel:
+        """The model to distil: same particle channels and the same forward process (hop rate,
+        boundary, time schedule), so that its rates are rates of this model's process."""
+        from microgen.domains import registry
+
+        teacher = registry.load(name, device=self.device).eval()
+        teacher.requires_grad_(False)
+        mine = self.model.config_dict()
+        theirs = teacher.config_dict()
+        diff = [
+            f"process.{k}: teacher {theirs['process'].get(k)!r} vs student {mine['process'].get(k)!r}"
+            for k in sorted(set(mine["process"]) | set(theirs["process"]))
+            if mine["process"].get(k) != theirs["process"].get(k)
+        ]
+        if teacher.channels != self.model.channels:
+            diff.append(f"particle channels: teacher {teacher.channels} vs student {self.model.channels}")
+        if diff:
+            raise ValueError(
+                f"cannot distil {name!r}: " + ", ".join(diff) + " (give --r and --boundary of the teacher)"
+            )
+        previous = teacher.meta.get("training", {})
+        self.meta["training"]["teacher"] = {
+            "model": str(name),
+            "name": teacher.meta.get("name"),
+            "steps": int(previous.get("total_steps", previous.get("steps", 0))),
+        }
+        log.info("distilling %s", name)
+        return teacher
+
+    def teacher_rates(self, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The teacher's per-voxel rates of ``noisy`` at ``t`` in units of ``s(t)``, shaped
+        ``(B, C, 2 * ndim, *shape)`` like the exact rates divided by ``s(t)``: the target that
+        replaces them when distilling (the loss is then the KL rate between the two processes)."""
+        with torch.no_grad(), autocast(self.device, self.precision):
+            return self.teacher.normalised_rates(noisy, t.to(self.device).float()).float()
 
     def _init_from(self, directory: Path) -> None:
         """Start from the (EMA) weights of a model directory with a fresh optimiser: continues a
@@ -341,7 +383,10 @@ class Trainer:
             noisy, rates = self.model.process.corrupt(crops, t, self.generator)
             moves, particles = None, crops.flatten(1).sum(1)
         scale = self.model.time_scale(t).to(self.device)
-        target = rates / scale.view(-1, 1, 1, 1, 1).to(rates.dtype)
+        if self.teacher is not None:
+            target = self.teacher_rates(noisy, t)
+        else:
+            target = rates / scale.view(-1, 1, 1, 1, 1).to(rates.dtype)
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, cfg)
         net = self.ddp or self.model.net

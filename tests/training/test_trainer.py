@@ -277,3 +277,49 @@ def test_fraction_range_spans_every_training_crop_side():
     lo, hi = fraction_ranges(vol, mat, big, 32, [8, 32], 5, n=200)[name]
     assert lo == min(big[pore]["min"], small[pore]["min"]) and hi == max(big[pore]["max"], small[pore]["max"])
     assert lo < big[pore]["min"] and hi > big[pore]["max"]
+
+
+def test_distillation_targets_the_teachers_rates_and_records_it(tmp_path):
+    """With a teacher the loss is the KL rate between the teacher's and the student's processes:
+    zero for a student that is the teacher, positive and falling for a fresh one."""
+    torch.set_num_threads(1)
+    vol = [to_channels(_stripes(), [1])]
+    Trainer(_cfg(steps=8), vol, tmp_path / "teacher", device="cpu").fit()
+    teacher = DSDModel.load(tmp_path / "teacher")
+    # a student initialised from its teacher matches it exactly: loss 0 at every step
+    same = Trainer(
+        _cfg(steps=3, teacher=str(tmp_path / "teacher"), lr=0.0, precision="float32"),
+        vol,
+        tmp_path / "same",
+        device="cpu",
+        init_from=tmp_path / "teacher",
+    )
+    counts = torch.as_tensor(np.stack([v[:, 0] for v in vol])).long()
+    t = torch.tensor([0.05])
+    noisy, _ = same.model.process.corrupt(counts, t, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(same.teacher_rates(noisy, t), teacher.normalised_rates(noisy, t))
+    assert (same.teacher_rates(noisy, t)[noisy.unsqueeze(2).expand(-1, -1, 4, -1, -1) == 0] == 0).all()
+    losses = []
+    same.fit(lambda step, rec: losses.append(rec["loss"]))
+    assert max(losses) < 1e-5
+    # a fresh student with another architecture learns the teacher's rates
+    student = Trainer(
+        _cfg(steps=40, checkpoint_every=40, log_every=5, width=4, mults=[1], teacher=str(tmp_path / "teacher")),
+        vol,
+        tmp_path / "student",
+        device="cpu",
+    )
+    losses = []
+    student.fit(lambda step, rec: losses.append(rec["loss"]))
+    assert losses[0] > 1e-3 and losses[-1] < 0.7 * losses[0]
+    meta = DSDModel.load(tmp_path / "student").meta["training"]
+    assert meta["teacher"]["model"] == str(tmp_path / "teacher") and meta["teacher"]["steps"] == 8
+
+
+def test_distillation_refuses_another_process_and_inpainting_or_classes(tmp_path):
+    vol = [to_channels(_stripes(), [1])]
+    Trainer(_cfg(steps=1), vol, tmp_path / "teacher", device="cpu").fit()
+    with pytest.raises(ValueError, match=r"cannot distil .*process.r: teacher 30.0 vs student 40.0"):
+        Trainer(_cfg(r=40.0, teacher=str(tmp_path / "teacher")), vol, tmp_path / "s", device="cpu")
+    with pytest.raises(ValueError, match="not with holes or classes"):
+        _cfg(teacher="berea", num_classes=2)
