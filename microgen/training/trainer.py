@@ -274,6 +274,8 @@ class Trainer:
         ]
         if teacher.channels != self.model.channels:
             diff.append(f"particle channels: teacher {teacher.channels} vs student {self.model.channels}")
+        if teacher.network_config.num_classes or teacher.meta.get("inpainting"):
+            diff.append("the teacher is class-conditioned or an inpainting model (a plain generation model is needed)")
         if diff:
             raise ValueError(
                 f"cannot distil {name!r}: " + ", ".join(diff) + " (give --r and --boundary of the teacher)"

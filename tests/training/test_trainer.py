@@ -323,3 +323,5 @@ def test_distillation_refuses_another_process_and_inpainting_or_classes(tmp_path
         Trainer(_cfg(r=40.0, teacher=str(tmp_path / "teacher")), vol, tmp_path / "s", device="cpu")
     with pytest.raises(ValueError, match="not with holes or classes"):
         _cfg(teacher="berea", num_classes=2)
+    with pytest.raises(ValueError, match="the teacher is class-conditioned or an inpainting model"):
+        Trainer(_cfg(r=311.1, schedule_steps=1000, teacher="berea-inpaint"), vol, tmp_path / "s", device="cpu")
