@@ -265,13 +265,7 @@ class Trainer:
 
         teacher = registry.load(name, device=self.device).eval()
         teacher.requires_grad_(False)
-        mine = self.model.config_dict()
-        theirs = teacher.config_dict()
-        diff = [
-            f"process.{k}: teacher {theirs['process'].get(k)!r} vs student {mine['process'].get(k)!r}"
-            for k in sorted(set(mine["process"]) | set(theirs["process"]))
-            if mine["process"].get(k) != theirs["process"].get(k)
-        ]
+        diff = config_differences(teacher, self.model, ("process",), ("teacher", "student"))
         if teacher.channels != self.model.channels:
             diff.append(f"particle channels: teacher {teacher.channels} vs student {self.model.channels}")
         if teacher.network_config.num_classes or teacher.meta.get("inpainting"):
@@ -300,13 +294,7 @@ class Trainer:
         """Start from the (EMA) weights of a model directory with a fresh optimiser: continues a
         model across sessions or machines without its checkpoint. Configurations must match."""
         source = DSDModel.load(directory, device=self.device)
-        theirs, mine = source.config_dict(), self.model.config_dict()
-        diff = [
-            f"{part}.{k}: source {theirs[part].get(k)!r} vs now {mine[part].get(k)!r}"
-            for part in ("network", "process")
-            for k in sorted(set(theirs[part]) | set(mine[part]))
-            if theirs[part].get(k) != mine[part].get(k)
-        ]
+        diff = config_differences(source, self.model, ("network", "process"), ("source", "now"))
         if diff:
             hint = " (the hop rate follows --crop unless --r is given)" if any("process.r" in d for d in diff) else ""
             raise ValueError(
@@ -543,6 +531,18 @@ class Trainer:
             for m, v in self.last_validation["metrics"].items():
                 lines.append(f"| {m} | {v['distance']:.4g} | {v['spread']:.4g} | {v['ratio']:.2f} |")
         _atomic_write_text(self.out / "card.md", "\n".join(lines) + "\n")
+
+
+def config_differences(theirs: DSDModel, mine: DSDModel, parts, names: tuple[str, str]) -> list[str]:
+    """``"part.key: NAME0 value vs NAME1 value"`` for every setting of the given parts of the two
+    models' configurations (``"network"``, ``"process"``) that differs."""
+    a, b = theirs.config_dict(), mine.config_dict()
+    return [
+        f"{part}.{k}: {names[0]} {a[part].get(k)!r} vs {names[1]} {b[part].get(k)!r}"
+        for part in parts
+        for k in sorted(set(a[part]) | set(b[part]))
+        if a[part].get(k) != b[part].get(k)
+    ]
 
 
 def training_crops(training: dict) -> list[int]:
