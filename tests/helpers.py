@@ -10,11 +10,24 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def tiny_model(
-    channels: int = 1, boundary: str = "periodic", ndim: int = 2, r: float = 20.0, seed: int = 0, patch: int = 1
+    channels: int = 1,
+    boundary: str = "periodic",
+    ndim: int = 2,
+    r: float = 20.0,
+    seed: int = 0,
+    patch: int = 1,
+    head: int = 0,
 ):
     torch.manual_seed(seed)
     net = NetworkConfig(
-        channels=channels, ndim=ndim, width=8, mults=[1, 2], blocks=1, periodic=boundary == "periodic", patch=patch
+        channels=channels,
+        ndim=ndim,
+        width=8,
+        mults=[1, 2],
+        blocks=1,
+        periodic=boundary == "periodic",
+        patch=patch,
+        head=head,
     )
     proc = ProcessConfig(r=r, boundary=boundary, schedule=Schedule("power", 50, 3.0))
     return DSDModel(net, proc).eval()

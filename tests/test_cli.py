@@ -258,6 +258,20 @@ def test_train_patch_option_is_kept_on_resume_and_checked(tmp_path):
         assert not (tmp_path / "bad").exists()
 
 
+def test_train_head_option_is_kept_on_resume_and_checked(tmp_path):
+    data = _volume(tmp_path / "scan.tif")
+    out = tmp_path / "run"
+    res = _tiny_train(data, out, "--steps", "2", "--width", "4", "--mults", "1,2", "--patch", "2", "--head", "3")
+    assert res.exit_code == 0, res.output
+    assert DSDModel.load(out).network_config.head == 3
+    res = _tiny_train(data, out, "--steps", "3", "--resume")
+    assert res.exit_code == 0, res.output
+    assert DSDModel.load(out).network_config.head == 3
+    res = _tiny_train(data, tmp_path / "bad", "--mults", "1,2", "--head", "-1")
+    assert res.exit_code == 2 and "head must be >= 0" in res.output, res.output
+    assert not (tmp_path / "bad").exists()
+
+
 def _tiny_rock(tmp_path):
     from tests.helpers import tiny_model
 

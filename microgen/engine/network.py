@@ -45,6 +45,13 @@ class NetworkConfig:
         is ``patch`` times coarser than the image) and returns the rates of every voxel of a cell
         from that cell's features. 2 removes the costliest full-resolution level (about 2x
         fewer milliseconds per evaluation at 256²); 1 (default) is the plain UNet.
+    head : int
+        Features per voxel of a full-resolution head (0, the default: none). The decoder's last
+        features are spread over the voxels of each cell (a 1x1 convolution and depth-to-space),
+        joined with the input counts and passed through one 3x3 convolution at the image's own
+        resolution, whose output adds a per-voxel correction to the rates: it lets a
+        ``patch > 1`` network see each voxel's neighbours at full resolution for a few per cent
+        of its cost. The correction starts at zero.
     """
 
     channels: int = 1
@@ -56,6 +63,7 @@ class NetworkConfig:
     count_scale: float = 1.0
     num_classes: int = 0
     patch: int = 1
+    head: int = 0
 
     def __post_init__(self) -> None:
         if self.ndim not in _CONV:
@@ -64,8 +72,11 @@ class NetworkConfig:
             raise ValueError("channels, width, blocks must be >= 1 and mults non-empty")
         if int(self.patch) < 1:
             raise ValueError(f"patch must be >= 1, got {self.patch}")
+        if int(self.head) < 0:
+            raise ValueError(f"head must be >= 0 (0 = no full-resolution head), got {self.head}")
         self.mults = [int(m) for m in self.mults]
         self.patch = int(self.patch)
+        self.head = int(self.head)
 
     @property
     def stride(self) -> int:
@@ -233,9 +244,17 @@ class RateUNet(nn.Module):
             if level > 0:
                 self.upsample.append(conv(ch, ch, 3, padding=1, padding_mode=pad))
         self.norm_out = nn.GroupNorm(_groups(ch), ch)
-        self.conv_out = conv(ch, config.channels * 2 * config.ndim * cell, 3, padding=1, padding_mode=pad)
+        n_rates = config.channels * 2 * config.ndim
+        self.conv_out = conv(ch, n_rates * cell, 3, padding=1, padding_mode=pad)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
+        if config.head:
+            k = config.head
+            self.head_in = conv(ch, k * cell, 1)
+            self.head_conv = conv(k + config.channels, k, 3, padding=1, padding_mode=pad)
+            self.head_out = conv(k, n_rates, 1)
+            nn.init.zeros_(self.head_out.weight)
+            nn.init.zeros_(self.head_out.bias)
 
     def time_embedding(self, t: torch.Tensor) -> torch.Tensor:
         """Sinusoidal features of ``log t`` (the rates vary over many decades of ``t``)."""
@@ -256,8 +275,8 @@ class RateUNet(nn.Module):
             if label is None:
                 raise ValueError("this network is class-conditioned: pass a label per image")
             emb = emb + self.label_emb(label)
-        x = space_to_depth(counts.to(self.conv_in.weight.dtype) / self.config.count_scale, self.config.patch)
-        h = self.conv_in(x)
+        full = counts.to(self.conv_in.weight.dtype) / self.config.count_scale
+        h = self.conv_in(space_to_depth(full, self.config.patch))
         hs = [h]
         for level, blocks in enumerate(self.down):
             for block in blocks:
@@ -273,5 +292,9 @@ class RateUNet(nn.Module):
                 h = block(torch.cat([h, hs.pop()], dim=1), emb)
             if level < len(self.upsample):
                 h = upsample_conv(self.upsample[level], h)
-        h = depth_to_space(self.conv_out(F.silu(self.norm_out(h))), self.config.patch)
-        return F.softplus(h.float() - 2.0)
+        h = F.silu(self.norm_out(h))
+        out = depth_to_space(self.conv_out(h), self.config.patch)
+        if self.config.head:
+            voxels = depth_to_space(self.head_in(h), self.config.patch)
+            out = out + self.head_out(F.silu(self.head_conv(torch.cat([voxels, full.to(voxels.dtype)], dim=1))))
+        return F.softplus(out.float() - 2.0)

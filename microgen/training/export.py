@@ -524,6 +524,8 @@ def _network_line(net: dict | None) -> list[str]:
     levels = ",".join(str(m) for m in net["mults"])
     patch = net.get("patch", 1)
     cells = f"; works on {patch}-voxel-sided cells (space-to-depth)" if patch > 1 else ""
+    if net.get("head", 0):
+        cells += f"; full-resolution head of {net['head']} features per voxel"
     return [
         f"- Network: rate UNet of width {net['width']}, level multipliers {levels}, {net['blocks']} block(s) "
         f"per level{cells}; {net['parameters'] / 1e6:.2f} M parameters"

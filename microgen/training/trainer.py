@@ -70,6 +70,8 @@ class TrainConfig:
     blocks: int = 1
     #: space-to-depth factor of the network (:class:`~microgen.engine.network.NetworkConfig`)
     patch: int = 1
+    #: features per voxel of a full-resolution head (:class:`~microgen.engine.network.NetworkConfig`)
+    head: int = 0
     augment: bool = True
     holdout: float = 0.2
     num_classes: int = 0
@@ -102,6 +104,8 @@ class TrainConfig:
         for name in names:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.head) < 0:
+            raise ValueError(f"head must be >= 0 (0 = no full-resolution head), got {self.head}")
         if self.num_classes < 0 or not 0.0 <= self.label_dropout < 1.0 or self.count_scale <= 0:
             raise ValueError("num_classes must be >= 0, label_dropout in [0, 1) and count_scale > 0")
         if self.label_dropout and not self.num_classes:
@@ -210,6 +214,7 @@ class Trainer:
             mults=list(config.mults),
             blocks=config.blocks,
             patch=config.patch,
+            head=config.head,
             periodic=config.boundary == "periodic",
             count_scale=config.count_scale,
             num_classes=config.network_classes,

@@ -40,8 +40,9 @@ def test_patched_model_round_trips_and_old_configs_load(tmp_path):
     assert NetworkConfig(**{k: v for k, v in model.network_config.to_dict().items() if k != "patch"}).patch == 1
 
 
-def test_patched_network_is_equivariant_to_whole_cell_shifts_only():
-    model = perturbed_tiny_model(patch=2)
+@pytest.mark.parametrize("head", [0, 3])
+def test_patched_network_is_equivariant_to_whole_cell_shifts_only(head):
+    model = perturbed_tiny_model(patch=2, head=head)
     counts = torch.randint(0, 2, (1, 1, 16, 16), generator=torch.Generator().manual_seed(2))
     t = torch.tensor([0.3])
     rates = model.rates(counts, t)
@@ -134,9 +135,9 @@ def test_offsets_option_overrides_the_model_for_one_call(monkeypatch):
         sample(model, [[20]], (8, 8), sampler=TrapezoidalLeaping(steps=4), offsets="still")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_patched_model_samples_exact_reproducible_label_images(seed):
-    model = perturbed_tiny_model(channels=2, patch=2)
+@pytest.mark.parametrize("seed,head", [(0, 0), (1, 0), (2, 0), (3, 4)])
+def test_patched_model_samples_exact_reproducible_label_images(seed, head):
+    model = perturbed_tiny_model(channels=2, patch=2, head=head)
     totals = [[30, 11], [5, 40]]
     runs = [
         sample(
@@ -154,11 +155,46 @@ def test_patched_model_samples_exact_reproducible_label_images(seed):
         assert (labels == 1).sum() == a and (labels == 2).sum() == b and set(np.unique(labels)) <= {0, 1, 2}
 
 
+def test_head_starts_as_the_network_without_it_and_then_reads_full_resolution(tmp_path):
+    plain, headed = tiny_model(channels=2, patch=2, seed=5), tiny_model(channels=2, patch=2, head=4, seed=5)
+    shared = plain.state_dict()
+    assert set(shared) < set(headed.state_dict())  # the head adds weights, it renames none
+    with torch.no_grad():
+        for name, p in headed.named_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+            if name in shared:
+                shared[name].copy_(p)
+            elif name.startswith("net.head_out"):
+                p.zero_()  # the head's correction starts at zero, as a fresh network's does
+    plain.load_state_dict(shared)
+    counts = torch.randint(0, 2, (2, 2, 8, 8), generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([0.01, 0.5])
+    torch.testing.assert_close(headed.rates(counts, t), plain.rates(counts, t))
+    with torch.no_grad():
+        headed.net.head_out.weight.normal_(0, 0.3)
+    # now one voxel changed inside a cell moves the rates of its full-resolution neighbours in
+    # the next cell differently from the plain network's cell-level output
+    flipped = counts.clone()
+    flipped[0, 0, 3, 3] = 1 - flipped[0, 0, 3, 3]
+    change_headed = (headed.rates(flipped, t) - headed.rates(counts, t))[0]
+    change_plain = (plain.rates(flipped, t) - plain.rates(counts, t))[0]
+    assert not torch.allclose(change_headed, change_plain, atol=1e-6)
+    headed.save(tmp_path / "m")
+    loaded = DSDModel.load(tmp_path / "m")
+    assert loaded.network_config.head == 4
+    assert torch.equal(headed.rates(counts, t), loaded.rates(counts, t))
+    # a config written before the option existed means no head
+    assert NetworkConfig(**{k: v for k, v in plain.network_config.to_dict().items() if k != "head"}).head == 0
+    with pytest.raises(ValueError, match="head must be >= 0"):
+        NetworkConfig(head=-1)
+
+
 def test_card_names_the_architecture_and_the_cells():
     from microgen.training.export import _network_line
 
     net = {**NetworkConfig(width=32, mults=[1, 2, 2], patch=2).to_dict(), "parameters": 1_130_000}
     (line,) = _network_line(net)
     assert "width 32, level multipliers 1,2,2" in line and "2-voxel-sided cells" in line and "1.13 M" in line
-    assert "cells" not in _network_line({**net, "patch": 1})[0]
+    assert "cells" not in _network_line({**net, "patch": 1})[0] and "head" not in line
+    assert "full-resolution head of 16 features per voxel" in _network_line({**net, "head": 16})[0]
     assert _network_line(None) == []  # cards written before the architecture was recorded
