@@ -315,7 +315,7 @@ def _architecture(width, mults, blocks, patch, head, init_from) -> tuple[int, li
         from microgen.engine import DSDModel
 
         net = DSDModel.load(init_from).network_config
-        base = {"width": net.width, "mults": net.mults, "blocks": net.blocks, "patch": net.patch, "head": net.head}
+        base = {name: getattr(net, name) for name in _ARCH}
     if mults is not None:
         try:
             base["mults"] = [int(m) for m in mults.split(",")]

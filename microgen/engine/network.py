@@ -72,11 +72,9 @@ class NetworkConfig:
             raise ValueError("channels, width, blocks must be >= 1 and mults non-empty")
         if int(self.patch) < 1:
             raise ValueError(f"patch must be >= 1, got {self.patch}")
-        if int(self.head) < 0:
-            raise ValueError(f"head must be >= 0 (0 = no full-resolution head), got {self.head}")
         self.mults = [int(m) for m in self.mults]
         self.patch = int(self.patch)
-        self.head = int(self.head)
+        self.head = check_head(self.head)
 
     @property
     def stride(self) -> int:
@@ -85,6 +83,13 @@ class NetworkConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_head(head) -> int:
+    """The features per voxel of a full-resolution head as an int; ``ValueError`` below 0."""
+    if int(head) < 0:
+        raise ValueError(f"head must be >= 0 (0 = no full-resolution head), got {head}")
+    return int(head)
 
 
 def network_stride(mults, patch: int = 1) -> int:

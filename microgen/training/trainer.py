@@ -28,7 +28,7 @@ from microgen.engine import (
     rate_loss,
     resolve_precision,
 )
-from microgen.engine.network import network_stride
+from microgen.engine.network import check_head, network_stride
 
 from .data import CropSampler, fraction_summary
 from .holes import check_holes, corrupt_holes
@@ -104,8 +104,7 @@ class TrainConfig:
         for name in names:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.head) < 0:
-            raise ValueError(f"head must be >= 0 (0 = no full-resolution head), got {self.head}")
+        check_head(self.head)
         if self.num_classes < 0 or not 0.0 <= self.label_dropout < 1.0 or self.count_scale <= 0:
             raise ValueError("num_classes must be >= 0, label_dropout in [0, 1) and count_scale > 0")
         if self.label_dropout and not self.num_classes:
