@@ -9,7 +9,8 @@ phase counts of the first draw of held-out crops, which is the draw `microgen ex
 the same seed), then scores that one generated set against --draws independent draws of --n
 held-out crops (set A) and --n training crops (set B, the natural spread), the draws `microgen
 export --protocol` makes (`reference_rng`; without the relative diffusivity). Prints every draw's
-ratios (distance / natural spread) and, per metric, the median and range over the draws: the part
+ratios (distance / natural spread), the first draw's generated and real summaries (correlation
+length, mean length or mean: which way the generated set is off) and, per metric, the median and range over the draws: the part
 of a card's figure that comes from the reference draw alone, not from the model. --offsets
 stride samples with every offset of the network's stride cell in turn (as models exported since
 session 21 do), cells with the stride grid held still (a patch network's cell offsets only, as
@@ -90,6 +91,11 @@ def main() -> None:
             table.setdefault(r["metric"], []).append(r["ratio"])
         passed = sum(r["ratio"] <= 1.5 for r in rows)
         porosity = np.mean(ref["counts"], axis=0) / args.size**2
+        if d == 0:  # which way the generated set is off: its summary beside the held-out crops'
+            print(
+                "draw 0, generated / real: "
+                + "  ".join(f"{r['metric']} {r['generated']:.4g} / {r['real']:.4g}" for r in rows)
+            )
         print(
             f"draw {d}: real fractions {np.round(porosity, 4).tolist()}, {passed} of {len(rows)} within 1.5: "
             + "  ".join(f"{r['metric']} {r['ratio']:.2f}" for r in rows)
