@@ -10,11 +10,12 @@ the same seed), then scores that one generated set against --draws independent d
 held-out crops (set A) and --n training crops (set B, the natural spread), the draws `microgen
 export --protocol` makes (`reference_rng`; without the relative diffusivity). Prints every draw's
 ratios (distance / natural spread), the first draw's generated and real summaries (correlation
-length, mean length or mean: which way the generated set is off) and, per metric, the median and range over the draws: the part
-of a card's figure that comes from the reference draw alone, not from the model. --offsets
-stride samples with every offset of the network's stride cell in turn (as models exported since
-session 21 do), cells with the stride grid held still (a patch network's cell offsets only, as
-models exported before), model (default) as the model says (``DSDModel.stride_offsets``).
+length, mean length or mean: which way the generated set is off) and, per metric, the median and
+range over the draws: the part of a card's figure that comes from the reference draw alone, not
+from the model. --offsets stride samples with every offset of the network's stride cell in turn
+(as models exported since session 21 do), cells with the stride grid held still (a patch
+network's cell offsets only, as models exported before), model (default) as the model says
+(``DSDModel.stride_offsets``).
 """
 
 from __future__ import annotations

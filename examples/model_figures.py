@@ -4,6 +4,9 @@ the model. Real crops are NOT drawn into the committed docs (the scans are train
 pass --real-panel PATH to draw real crops beside generated ones into a local file for inspection.
 
     python examples/model_figures.py --model berea --out docs/figures/berea.png [--size 128 --steps N]
+
+--size must be a side whose real-crop statistics the model stores (128 or 256 for the shipped
+models): the two-point panel compares against them.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     card = registry.card(args.model)
-    ref = registry.reference(args.model)
+    ref = registry.reference(args.model, args.size)  # the real crops' statistics at the figure's size
     stats = card["fractions_training_crops"]
     names = list(stats)
     levels = {"mu - 2 sigma": -2, "mu": 0, "mu + 2 sigma": 2}
@@ -49,7 +52,7 @@ def main() -> None:
             ax[row, col].axis("off")
     # two-point curves at the reference crops' fractions vs the stored reference curves
     counts = ref["counts"][:8]
-    fr_list = [{nm: c / args.size**2 for nm, c in zip(names, cs)} for cs in counts]
+    fr_list = [{nm: c / ref["size"] ** 2 for nm, c in zip(names, cs)} for cs in counts]
     result = microgen.generate(
         args.model, fr_list, shape=(ref["size"], ref["size"]), seed=0, steps=args.steps, device="cpu"
     )

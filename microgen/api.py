@@ -245,6 +245,7 @@ def generate(
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     shape = model.check_shape(shape)
+    _warn_below_min_side(model, shape)
     voxels = int(np.prod(shape))
     totals = []
     for frac in per_image or [fractions]:
@@ -444,6 +445,16 @@ def _warn_outside_range(model, fractions) -> None:
                     "the structure may be less realistic",
                     stacklevel=3,
                 )
+
+
+def _warn_below_min_side(model, shape) -> None:
+    side = model.meta.get("min_side")
+    if side and min(shape) < side:
+        warnings.warn(
+            f"model {model.meta.get('name', '')!r} is recommended for images with every side >= {side} "
+            f"voxels; got shape {tuple(shape)}, where its card measures it farther from the data",
+            stacklevel=3,
+        )
 
 
 def generate_rock(

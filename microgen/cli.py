@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -52,6 +53,13 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    warnings.formatwarning = _warning_line
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """Python warnings (fractions outside the training range, sides below a model's recommended
+    size) as one ``warning: ...`` line on stderr, without the source line that raised them."""
+    return f"warning: {message}\n"
 
 
 #: architecture of a new run when neither the options, the resumed run nor --init-from say otherwise
@@ -875,6 +883,13 @@ def _comma_list(text, convert, hint: str, what: str):
     "recorded in the model's training history].",
 )
 @click.option(
+    "--min-side",
+    type=int,
+    default=None,
+    help="Smallest image side the model is recommended for: generation warns below it and the card says so "
+    "(for a model that reads worse on smaller images) [default: none].",
+)
+@click.option(
     "--hole",
     type=int,
     default=None,
@@ -905,6 +920,7 @@ def export_cmd(
     protocol,
     protocol_draws,
     range_crops,
+    min_side,
     hole,
     compare,
 ) -> None:
@@ -926,9 +942,9 @@ def export_cmd(
     range_crops = _comma_list(range_crops, int, "--range-crops", "distinct whole numbers > 0, comma-separated")
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
-    if inpainting and range_crops:
+    if inpainting and (range_crops or min_side is not None):
         raise click.BadParameter(
-            "--range-crops applies to generation runs, not to inpainting runs (trained with --holes)"
+            "--range-crops and --min-side apply to generation runs, not to inpainting runs (trained with --holes)"
         )
     if inpainting:
         from microgen.training.inpainting import export_inpainting_model
@@ -979,6 +995,7 @@ def export_cmd(
         protocol=protocol,
         protocol_draws=protocol_draws,
         range_crops=range_crops,
+        min_side=min_side,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     edge = edge_warning(card["sampling"].get("calibration", {}))

@@ -1,9 +1,14 @@
 import json
+import subprocess
+import sys
+import warnings
 
 import numpy as np
+import pytest
 import tifffile
 from click.testing import CliRunner
 
+import microgen
 from microgen import __version__
 from microgen.cli import main
 from microgen.engine import DSDModel
@@ -12,7 +17,7 @@ from microgen.engine.sampler import format_sharpness
 from microgen.io import read_volume
 from microgen.training.calibrate import POLISH_GRID, best_pair
 from microgen.training.data import split_holdout
-from microgen.training.export import reference_rng, reference_statistics
+from microgen.training.export import card_markdown, reference_rng, reference_statistics, relabel
 
 
 def _volume(path, shape=(12, 32, 32)):
@@ -103,10 +108,33 @@ def test_train_resume_and_export(tmp_path):
             "16,32",
             "--range-crops",
             "8",
+            "--min-side",
+            "16",
         ],
     )
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    # the recommended smallest side: stored with the model, on the card, warned about below it
+    assert card["min_side"] == 16 == DSDModel.load(tmp_path / "tiny").meta["min_side"]
+    assert "every side >= 16 voxels" in (tmp_path / "tiny" / "card.md").read_text()
+    with pytest.warns(UserWarning, match=r"recommended for images with every side >= 16 voxels; got shape \(16, 8\)"):
+        microgen.generate(str(tmp_path / "tiny"), {"pore": 0.3}, shape=(16, 8), steps=2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        microgen.generate(str(tmp_path / "tiny"), {"pore": 0.3}, shape=(16, 16), steps=2, seed=0)
+    # relabelled without measuring again: renamed, the side removed, the card rewritten from its JSON
+    weights = (tmp_path / "tiny" / "model.safetensors").read_bytes()
+    again = relabel(tmp_path / "tiny", name="tiny2", min_side=0)
+    assert again["name"] == "tiny2" and again["min_side"] is None and again["fidelity"] == card["fidelity"]
+    relabelled = DSDModel.load(tmp_path / "tiny")
+    assert relabelled.meta["name"] == "tiny2" and relabelled.meta["min_side"] is None
+    assert (tmp_path / "tiny" / "model.safetensors").read_bytes() == weights
+    assert (tmp_path / "tiny" / "card.md").read_text() == card_markdown(again) and "every side >=" not in card_markdown(
+        again
+    )
+    with pytest.raises(ValueError, match="min side must be"):
+        relabel(tmp_path / "tiny", min_side=3)
+    card = relabel(tmp_path / "tiny", name="tiny", min_side=16)  # as exported, for the checks below
     assert card["fractions_range_crops"] == [8, 16]  # the given side and the run's own
     assert "the range over training crops of 8², 16²" in (tmp_path / "tiny" / "card.md").read_text()
     protocol = card["fidelity_issue_protocol"]  # the second table: 3 generated 16² images vs 3 held-out crops
@@ -178,6 +206,7 @@ def test_train_resume_and_export(tmp_path):
         ("--calibration-size", "16,1", "at least the network stride"),  # refused before any work
         ("--range-crops", "4096", "training block"),
         ("--range-crops", "8,x", "--range-crops"),
+        ("--min-side", "2", "min side must be an integer >= the network stride"),
     ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
         assert res.exit_code == 2 and message in res.output, res.output
@@ -323,6 +352,35 @@ def test_rock_command_writes_exact_images_and_preview(tmp_path):
     assert data.shape == (2, 15, 23) and (data.sum(axis=(1, 2)) == 66).all()  # floor(0.19 * 345 + 0.5)
     assert (tmp_path / "p.png").stat().st_size > 0
     assert "66 voxels" in res.output and "network evaluations" in res.output
+
+
+def test_cli_warnings_are_one_line(tmp_path):
+    # a side below the model's recommended smallest side and a porosity outside its training range:
+    # one `warning: ...` line each on stderr, the image still written with its exact count (a real
+    # process: pytest would capture the warnings before they reach stderr)
+    model = _tiny_rock(tmp_path)
+    tiny = DSDModel.load(model)
+    tiny.meta.update({"min_side": 32, "fractions_range": {"pore": [0.1, 0.3]}})
+    tiny.save(model)
+    args = [
+        "rock",
+        "--type",
+        str(model),
+        "--porosity",
+        "0.5",
+        "--size",
+        "16",
+        "--steps",
+        "4",
+        "-o",
+        str(tmp_path / "o.tif"),
+    ]
+    res = subprocess.run([sys.executable, "-m", "microgen.cli", *args], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(lines) == 2 and "every side >= 32 voxels; got shape (16, 16)" in lines[0], res.stderr
+    assert "outside the training range [0.100, 0.300]" in lines[1] and "UserWarning" not in res.stderr
+    assert (read_volume(tmp_path / "o.tif") == 1).sum() == 128
 
 
 def test_cli_bad_generation_input_exits_2_without_output(tmp_path):

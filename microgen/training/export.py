@@ -121,6 +121,7 @@ def export_model(
     protocol: tuple[int, int] | None = None,
     protocol_draws: int = 8,
     range_crops: Sequence[int] | None = None,
+    min_side: int | None = None,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
@@ -148,12 +149,17 @@ def export_model(
 
     The phase fractions' mean and sigma on the card are measured on training crops of the run's
     crop side; the range that generation warns outside of (``fractions_range``) is the union over
-    ``range_crops`` [default: every crop side of the model's recorded training history]."""
+    ``range_crops`` [default: every crop side of the model's recorded training history].
+
+    ``min_side``: the smallest image side the model is recommended for (stored as
+    ``meta["min_side"]``; generation warns below it and the card says so), where a model reads
+    worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
+    check_min_side(min_side, model)
     labels = read_volume(data[0])
     train, held = split_holdout(labels, holdout)
     crop = int(model.meta.get("training", {}).get("config", {}).get("crop", 64))
@@ -223,7 +229,7 @@ def export_model(
         )
         table["draws"] = _draw_ratios(got, table, train, held, phases, seed, protocol_draws, mat)
         extra["fidelity_issue_protocol"] = table
-    model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges})
+    model.meta.update({"name": name, "kind": mat.name, "fractions_range": ranges, "min_side": min_side})
     out.mkdir(parents=True, exist_ok=True)
     model.save(out)
     (out / REFERENCE).write_text(json.dumps({"sets": sets}))
@@ -240,6 +246,7 @@ def export_model(
         "fractions_training_crops": {mat.phases[c]: s for c, s in stats.items()},
         "fractions_range": ranges,
         "fractions_range_crops": range_crops,
+        "min_side": min_side,
         "sampling": {
             **model.meta.get("sampling", {"sharpness": model.sharpness}),
             **({"calibration": cal} if calibrate else {}),
@@ -253,6 +260,34 @@ def export_model(
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
     (out / "card.md").write_text(card_markdown(card))
+    return card
+
+
+def check_min_side(min_side: int | None, model: DSDModel) -> None:
+    """``min_side`` must be None or a side the model can generate (at least its network stride)."""
+    stride = model.network_config.stride
+    if min_side is not None and (not isinstance(min_side, int) or min_side < stride):
+        raise ValueError(f"min side must be an integer >= the network stride ({stride}), got {min_side!r}")
+
+
+def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = None, min_side=None) -> dict:
+    """Rename an exported model, replace its card's notes or set its recommended minimum side
+    (``min_side``; 0 removes it) without measuring anything again: updates ``config.json``'s meta
+    and ``card.json`` and rewrites ``card.md``. Returns the card."""
+    model_dir = Path(model_dir)
+    model = DSDModel.load(model_dir)
+    card = json.loads((model_dir / "card.json").read_text())
+    if min_side is not None:
+        min_side = None if min_side == 0 else min_side
+        check_min_side(min_side, model)
+        model.meta["min_side"] = card["min_side"] = min_side
+    if name is not None:
+        model.meta["name"] = card["name"] = name
+    if notes is not None:
+        card["notes"] = notes
+    model.save(model_dir)
+    (model_dir / "card.json").write_text(json.dumps(card, indent=2))
+    (model_dir / "card.md").write_text(card_markdown(card))
     return card
 
 
@@ -508,6 +543,12 @@ def card_markdown(card: dict) -> str:
         spans = ", ".join(f"{p} {lo:.3f}-{hi:.3f}" for p, (lo, hi) in card["fractions_range"].items())
         sides = ", ".join(f"{c}²" for c in card["fractions_range_crops"])
         lines += ["", f"Generation warns outside {spans}: the range over training crops of {sides}."]
+    if card.get("min_side"):
+        lines += [
+            "",
+            f"Recommended for images with every side >= {card['min_side']} voxels: smaller images measure "
+            "farther from the data (`docs/models.md`); generation warns below it.",
+        ]
     lines += _fidelity_markdown(card["fidelity"], "Fidelity")
     lines += _sampling_markdown(card.get("sampling") or {})
     lines += _speed_markdown(card["speed"], "Speed")
