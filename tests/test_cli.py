@@ -530,3 +530,21 @@ def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
     assert res.exit_code == 0, res.output
     labels = tifffile.imread(tmp_path / "c.tif")
     assert [(labels == p).sum() for p in (1, 2)] == [128, 26]  # exact: floor(f * 256 + 0.5)
+
+
+def test_relabel_an_inpainting_model_keeps_its_card(tmp_path):
+    # the shipped inpainting companion, copied: renamed, its card re-rendered by the inpainting renderer
+    import shutil
+
+    from microgen.domains import registry
+    from microgen.training.inpainting import inpainting_card_markdown
+
+    if "berea-inpaint" not in registry.available():
+        pytest.skip("the pretrained berea-inpaint model is not installed")
+    src = registry.resolve("berea-inpaint")
+    shutil.copytree(src, tmp_path / "m")
+    card = relabel(tmp_path / "m", name="renamed")
+    assert card["name"] == "renamed" and (tmp_path / "m" / "card.md").read_text() == inpainting_card_markdown(card)
+    assert DSDModel.load(tmp_path / "m").meta["name"] == "renamed"
+    with pytest.raises(ValueError, match="inpainting models"):
+        relabel(tmp_path / "m", min_side=64)

@@ -274,9 +274,14 @@ def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = Non
     """Rename an exported model, replace its card's notes or set its recommended minimum side
     (``min_side``; 0 removes it) without measuring anything again: updates ``config.json``'s meta
     and ``card.json`` and rewrites ``card.md``. Returns the card."""
+    from microgen.training.inpainting import inpainting_card_markdown
+
     model_dir = Path(model_dir)
     model = DSDModel.load(model_dir)
     card = json.loads((model_dir / "card.json").read_text())
+    inpainting = card.get("task") == "inpainting"
+    if inpainting and min_side is not None:
+        raise ValueError("a minimum side applies to generation models, not to inpainting models")
     if min_side is not None:
         min_side = None if min_side == 0 else min_side
         check_min_side(min_side, model)
@@ -287,7 +292,7 @@ def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = Non
         card["notes"] = notes
     model.save(model_dir)
     (model_dir / "card.json").write_text(json.dumps(card, indent=2))
-    (model_dir / "card.md").write_text(card_markdown(card))
+    (model_dir / "card.md").write_text((inpainting_card_markdown if inpainting else card_markdown)(card))
     return card
 
 
