@@ -52,7 +52,9 @@ def list_models() -> list[dict]:
     """Pretrained models: name, kind, task (generation or inpainting), phases, the phase-fraction
     range seen in training, training steps, default network evaluations per sample, the card's
     protocol summary (``"4 of 5"``: metrics whose median ratio over the reference draws is within
-    1.5; empty where the card has no protocol) and status ("early preview" for previews)."""
+    1.5; empty where the card has no protocol), the smallest image side the model is recommended
+    for (``min_side``, None for any side; generation warns below it) and status ("early preview"
+    for previews)."""
     out = []
     for name in registry.available():
         card = registry.card(name)
@@ -64,6 +66,7 @@ def list_models() -> list[dict]:
                 "task": "inpainting" if meta.get("inpainting") else "generation",
                 "phases": meta.get("phases"),
                 "training_range": card.get("fractions_range", {}),
+                "min_side": meta.get("min_side"),
                 "steps": card.get("training", {}).get("steps"),
                 "evaluations": meta.get("sampling", {}).get("steps"),
                 "protocol": _protocol_summary(card),

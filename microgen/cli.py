@@ -672,7 +672,18 @@ def models() -> None:
     import microgen
 
     table = Table(title="microgen pretrained models")
-    columns = ("name", "kind", "task", "phases", "training range", "steps", "evaluations", "within 1.5", "status")
+    columns = (
+        "name",
+        "kind",
+        "task",
+        "phases",
+        "training range",
+        "sides",
+        "steps",
+        "evaluations",
+        "within 1.5",
+        "status",
+    )
     for col in columns:
         table.add_column(col)
     rows = microgen.list_models()
@@ -686,6 +697,7 @@ def models() -> None:
             m["task"],
             phases,
             rng,
+            f">= {m['min_side']}" if m["min_side"] else "any",
             *(f"{c:,}" if c else "" for c in cells),
             m["protocol"],
             m["status"],
@@ -694,7 +706,8 @@ def models() -> None:
     if rows:
         click.echo(
             "within 1.5: protocol metrics (256², 32 images) whose median ratio over 8 reference draws is "
-            "within 1.5x the natural spread (docs/models.md)"
+            "within 1.5x the natural spread (docs/models.md); sides: the image sides a model is recommended for "
+            "(it warns below them)"
         )
     else:
         click.echo("no pretrained model installed; train one with `microgen train`")

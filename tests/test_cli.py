@@ -467,6 +467,7 @@ def test_models_command_lists_a_table():
     res = CliRunner().invoke(main, ["models"])
     assert res.exit_code == 0 and "pretrained models" in res.output
     assert "within 1.5" in res.output and "{" not in res.output  # phases as "0 grain, 1 pore", not a dict
+    assert "sides" in res.output and ("berea-fast" not in res.output or ">= 256" in res.output)
 
 
 def test_list_models_summarises_each_card():
@@ -478,6 +479,7 @@ def test_list_models_summarises_each_card():
     for m in microgen.list_models():
         card = registry.card(m["name"])
         assert m["steps"] == card["training"]["steps"] > 0
+        assert m["min_side"] == card.get("min_side") == microgen.load_model(m["name"]).meta.get("min_side")
         if "fidelity_issue_protocol" not in card:
             assert m["protocol"] == ""
             continue
