@@ -53,7 +53,9 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    previous = warnings.formatwarning  # restored when the command ends (the CLI called from Python)
     warnings.formatwarning = _warning_line
+    click.get_current_context().call_on_close(lambda: setattr(warnings, "formatwarning", previous))
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

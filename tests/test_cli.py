@@ -464,7 +464,9 @@ def test_match_reference_gives_each_image_one_stored_crops_counts(tmp_path):
 
 
 def test_models_command_lists_a_table():
+    formatter = warnings.formatwarning
     res = CliRunner().invoke(main, ["models"])
+    assert warnings.formatwarning is formatter  # the CLI's one-line warnings end with the command
     assert res.exit_code == 0 and "pretrained models" in res.output
     assert "within 1.5" in res.output and "{" not in res.output  # phases as "0 grain, 1 pore", not a dict
     assert "sides" in res.output and ("berea-fast" not in res.output or ">= 256" in res.output)
