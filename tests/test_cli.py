@@ -132,8 +132,10 @@ def test_train_resume_and_export(tmp_path):
     assert (tmp_path / "tiny" / "card.md").read_text() == card_markdown(again) and "every side >=" not in card_markdown(
         again
     )
-    with pytest.raises(ValueError, match="min side must be"):
-        relabel(tmp_path / "tiny", min_side=3)
+    for bad in (3, 16.0, True):
+        with pytest.raises(ValueError, match="min side must be"):
+            relabel(tmp_path / "tiny", min_side=bad)
+    assert relabel(tmp_path / "tiny", min_side=np.int64(24))["min_side"] == 24  # numpy integers too
     card = relabel(tmp_path / "tiny", name="tiny", min_side=16)  # as exported, for the checks below
     assert card["fractions_range_crops"] == [8, 16]  # the given side and the run's own
     assert "the range over training crops of 8², 16²" in (tmp_path / "tiny" / "card.md").read_text()

@@ -160,6 +160,7 @@ def export_model(
     mat = get_kind(kind)
     model = DSDModel.load(run)
     check_min_side(min_side, model)
+    min_side = None if min_side is None else int(min_side)  # JSON-safe
     labels = read_volume(data[0])
     train, held = split_holdout(labels, holdout)
     crop = int(model.meta.get("training", {}).get("config", {}).get("crop", 64))
@@ -266,7 +267,8 @@ def export_model(
 def check_min_side(min_side: int | None, model: DSDModel) -> None:
     """``min_side`` must be None or a side the model can generate (at least its network stride)."""
     stride = model.network_config.stride
-    if min_side is not None and (not isinstance(min_side, int) or min_side < stride):
+    whole = isinstance(min_side, (int, np.integer)) and not isinstance(min_side, bool)
+    if min_side is not None and (not whole or min_side < stride):
         raise ValueError(f"min side must be an integer >= the network stride ({stride}), got {min_side!r}")
 
 
@@ -285,6 +287,7 @@ def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = Non
     if min_side is not None:
         min_side = None if min_side == 0 else min_side
         check_min_side(min_side, model)
+        min_side = None if min_side is None else int(min_side)  # JSON-safe
         model.meta["min_side"] = card["min_side"] = min_side
     if name is not None:
         model.meta["name"] = card["name"] = name
