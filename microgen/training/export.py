@@ -159,8 +159,7 @@ def export_model(
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
-    check_min_side(min_side, model)
-    min_side = None if min_side is None else int(min_side)  # JSON-safe
+    min_side = check_min_side(min_side, model)
     labels = read_volume(data[0])
     train, held = split_holdout(labels, holdout)
     crop = int(model.meta.get("training", {}).get("config", {}).get("crop", 64))
@@ -264,12 +263,16 @@ def export_model(
     return card
 
 
-def check_min_side(min_side: int | None, model: DSDModel) -> None:
-    """``min_side`` must be None or a side the model can generate (at least its network stride)."""
+def check_min_side(min_side, model: DSDModel) -> int | None:
+    """``min_side`` as a plain int (JSON-safe), or None; ``ValueError`` unless it is None or a
+    whole number the model can generate at (at least its network stride)."""
+    if min_side is None:
+        return None
     stride = model.network_config.stride
     whole = isinstance(min_side, (int, np.integer)) and not isinstance(min_side, bool)
-    if min_side is not None and (not whole or min_side < stride):
+    if not whole or min_side < stride:
         raise ValueError(f"min side must be an integer >= the network stride ({stride}), got {min_side!r}")
+    return int(min_side)
 
 
 def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = None, min_side=None) -> dict:
@@ -285,10 +288,8 @@ def relabel(model_dir: Path, *, name: str | None = None, notes: str | None = Non
     if inpainting and min_side is not None:
         raise ValueError("a minimum side applies to generation models, not to inpainting models")
     if min_side is not None:
-        min_side = None if min_side == 0 else min_side
-        check_min_side(min_side, model)
-        min_side = None if min_side is None else int(min_side)  # JSON-safe
-        model.meta["min_side"] = card["min_side"] = min_side
+        side = check_min_side(None if min_side == 0 else min_side, model)
+        model.meta["min_side"] = card["min_side"] = side
     if name is not None:
         model.meta["name"] = card["name"] = name
     if notes is not None:
