@@ -3,6 +3,7 @@
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
         [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N] [--sharpness S]
         [--offsets model|stride|cells]
+    python benchmarks/reference_draws.py --real --data ../shared/data/ketton/ketton_train.tif [--kind rock]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
@@ -16,6 +17,12 @@ from the model. --offsets stride samples with every offset of the network's stri
 (as models exported since session 21 do), cells with the stride grid held still (a patch
 network's cell offsets only, as models exported before), model (default) as the model says
 (``DSDModel.stride_offsets``).
+
+--real scores real crops instead of a model's images: --n training-block crops, drawn from their
+own stream and matched one-to-one in phase fractions to the first draw's held-out crops (as the
+generated images are matched in counts). They stand for a generator that had learnt the training
+block exactly, so their ratios are the floor that training on this block can reach under the
+protocol: near 1 where the held-out block is like the training block, higher where it differs.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_SAMPLER, check_sharpness, format_sharpness, make_sampler
 from microgen.io import read_volume
-from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table
+from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table, match_by_fraction, random_crops
 from microgen.training.calibrate import finishes
 from microgen.training.data import split_holdout
 from microgen.training.export import reference_rng, reference_statistics
@@ -50,7 +57,12 @@ def main() -> None:
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--sharpness", default=None, help="rate exponent, or one per phase (1.15/1) [the model's]")
     p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
+    p.add_argument("--real", action="store_true", help="score fraction-matched training crops, not a model's images")
+    p.add_argument("--kind", default="rock", help="with --real: the scan's kind (rock, cathode)")
     args = p.parse_args()
+    if args.real:
+        real_floor(args)
+        return
     model = microgen.load_model(args.model)
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
@@ -82,7 +94,35 @@ def main() -> None:
         f"holes {model.holes}, {steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} "
         "training crops"
     )
-    got = describe(gen, phases)  # once: every draw scores the same images
+    score_draws(describe(gen, phases), first, draw, phases, args)
+
+
+def real_floor(args) -> None:
+    """Score training crops matched to the first draw's held-out crops, as if a model made them."""
+    kind = get_kind(args.kind)
+    phases = list(kind.particle_labels)
+    train, held = split_holdout(read_volume(args.data), args.holdout)
+
+    def draw(d: int) -> dict:
+        return reference_statistics(train, held, phases, args.size, args.n, reference_rng(args.seed, args.size, d))
+
+    first = draw(0)
+    rng = np.random.default_rng([args.seed, args.size, 10**6])  # a stream no reference draw uses
+    a0 = random_crops(held, args.n, args.size, reference_rng(args.seed, args.size, 0))  # draw 0's set A
+    if [[int((im == p).sum()) for p in phases] for im in a0] != first["counts"]:
+        raise RuntimeError("could not redraw the first reference draw's held-out crops")
+    pool = random_crops(train, 4 * args.n, args.size, rng)
+    stand_in = match_by_fraction(a0, pool, phases)
+    print(
+        f"real floor: {args.n} training-block crops of {args.size}² (their own stream), matched in fractions "
+        f"to draw 0's held-out crops, scored as a model's images; {args.draws} draws of {args.n} held-out and "
+        f"{args.n} training crops"
+    )
+    score_draws(describe(stand_in, phases), first, draw, phases, args)
+
+
+def score_draws(got: dict, first: dict, draw, phases, args) -> None:
+    """Print ``got``'s ratios against every reference draw, then each metric's median and range."""
     table: dict[str, list[float]] = {}
     for d in range(args.draws):
         ref = first if d == 0 else draw(d)

@@ -863,6 +863,15 @@ def _comma_list(text, convert, hint: str, what: str):
     "ratio per metric; generation models).",
 )
 @click.option(
+    "--calibration-reference",
+    type=click.Choice(["halves", "slabs"]),
+    default="halves",
+    show_default=True,
+    help="Where calibration crops come from: one half of the training block against the other, or "
+    "alternate slabs of it with 4x as many target crops (less lenient where the halves differ; "
+    "generation models).",
+)
+@click.option(
     "--calibration-grid",
     default=None,
     help="Sharpness candidates, comma-separated; a candidate may give one value per particle phase "
@@ -930,6 +939,7 @@ def export_cmd(
     calibration_size,
     calibration_n,
     calibration_draws,
+    calibration_reference,
     calibration_grid,
     prior,
     protocol,
@@ -1006,6 +1016,7 @@ def export_cmd(
         calibration_n=calibration_n,
         calibration_grid=grid,
         calibration_draws=calibration_draws,
+        calibration_reference=calibration_reference,
         prior=prior,
         protocol=protocol,
         protocol_draws=protocol_draws,

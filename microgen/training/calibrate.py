@@ -40,6 +40,7 @@ from microgen.engine.sampler import (
     make_sampler,
 )
 from microgen.metrics import describe, fidelity_table, reference_sets
+from microgen.metrics.fidelity import match_by_fraction, random_crops
 
 #: candidate sharpness values (1 = the rates as trained)
 SHARPNESS_GRID = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15, 1.2, 1.25)
@@ -51,6 +52,12 @@ ISLAND_GRID = (0, 2, 4, 8)
 HOLE_GRID = (0, 2, 4, 8)
 #: relative score gain island or hole dissolution must bring to be chosen
 ISLAND_MIN_GAIN = 0.05
+#: where the target and spread crops of a calibration come from (:func:`calibration_references`)
+CALIBRATION_REFERENCES = ("halves", "slabs")
+#: slabs along axis 0 of the training block for ``reference="slabs"`` (even ones against odd ones)
+CALIBRATION_SLABS = 8
+#: with ``reference="slabs"``: target crops per generated image
+SLAB_TARGET_FACTOR = 4
 
 
 def calibrate_sampling(
@@ -67,6 +74,7 @@ def calibrate_sampling(
     steps: int = DEFAULT_EVALUATIONS,
     seed: int = 0,
     draws: int = 1,
+    reference: str = "halves",
 ) -> dict:
     """Score every (sharpness, polish, islands, holes) combination of the grids on ``n`` images of
     ``size x size`` (each of the sizes, if ``size`` is a sequence).
@@ -79,6 +87,9 @@ def calibrate_sampling(
     draws : independent draws of target and spread crops (:func:`calibration_references`); the
         images are generated at the counts of the first, and each metric's ratio is the median
         over the draws
+    reference : ``"halves"`` (target crops from one half of the block, spread crops from the
+        other) or ``"slabs"`` (from alternating slabs, with more target crops); see
+        :func:`calibration_references`
 
     Returns ``{"sharpness", "polish", "islands", "holes", "edge", "scores", "ratios", "size", "n",
     "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the chosen
@@ -94,8 +105,8 @@ def calibrate_sampling(
     phases = list(kind.particle_labels)
     targets = {}  # size -> (generated counts, described draws)
     for side in sizes:
-        references = calibration_references(train, phases, n, side, seed, draws)
-        totals = [[int((im == p).sum()) for p in phases] for im in references[0][0]]
+        references = calibration_references(train, phases, n, side, seed, draws, reference)
+        totals = [[int((im == p).sum()) for p in phases] for im in references[0][0][:n]]
         targets[side] = (totals, [(describe(a, phases), describe(b, phases)) for a, b in references])
     precision = resolve_precision("auto", model.device)
     by_size: dict[str, dict[str, dict[str, dict[str, float]]]] = {str(s): {} for s in sizes}
@@ -139,10 +150,22 @@ def calibrate_sampling(
         "n": len(targets[sizes[0]][0]),
         "steps": steps,
         "draws": draws,
-        "data": "crops of one half of the training block, scored against the other half (not the held-out block)"
-        if draws == 1
-        else "crops of each half of the training block in turn, scored against the other half (not the held-out block)",
+        "reference": reference,
+        "data": calibration_data(reference, draws),
     }
+
+
+def calibration_data(reference: str, draws: int) -> str:
+    """The card's words for where a calibration's crops came from."""
+    if reference == "slabs":
+        return (
+            f"{SLAB_TARGET_FACTOR}x as many crops as images from alternate slabs of the training block "
+            f"({CALIBRATION_SLABS} along axis 0, the even and odd ones taking turns), scored against as many "
+            "crops as images from the other slabs (not the held-out block)"
+        )
+    if draws == 1:
+        return "crops of one half of the training block, scored against the other half (not the held-out block)"
+    return "crops of each half of the training block in turn, scored against the other half (not the held-out block)"
 
 
 def grid_edge(sharpness, grid) -> str | None:
@@ -168,14 +191,31 @@ def grid_edge(sharpness, grid) -> str | None:
     return None
 
 
-def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: int, draws: int) -> list:
-    """``draws`` pairs ``(target, spread)`` of ``n`` crops each, the target crops from one half of
-    the training block along axis 0 and the spread crops from the other, matched to them in
-    fractions. The halves take turns: even draws take their targets from the second half, odd
-    draws from the first, so that the calibration does not tune to one half's structure (a scan
-    need not be stationary: Ketton's halves differ by 17 % in Euler number per 256² slice). Draw 0
-    is the same whatever ``draws`` is (the calibration of earlier exports); the others come from
-    streams of their own."""
+def calibration_references(
+    train: np.ndarray, phases, n: int, size: int, seed: int, draws: int, reference: str = "halves"
+) -> list:
+    """``draws`` pairs ``(target, spread)`` of crops; the images are generated at the counts of the
+    first ``n`` target crops of the first draw, and the spread crops are matched in fractions to
+    the first ``n`` target crops of their draw.
+
+    ``"halves"``: ``n`` target crops from one half of the training block along axis 0 and ``n``
+    spread crops from the other. The halves take turns: even draws take their targets from the
+    second half, odd draws from the first, so that the calibration does not tune to one half's
+    structure (a scan need not be stationary: Ketton's halves differ by 17 % in Euler number per
+    256² slice). Draw 0 is the same whatever ``draws`` is (the calibration of earlier exports); the
+    others come from streams of their own.
+
+    ``"slabs"`` (session 26): the block is cut into :data:`CALIBRATION_SLABS` slabs along axis 0;
+    ``SLAB_TARGET_FACTOR * n`` target crops come from the even slabs and ``n`` spread crops from
+    the odd ones (the other way round in odd draws). Both sets then span the whole block, so a
+    difference between its halves no longer inflates the spread, and the larger target set adds
+    less noise of its own to both distances: a bias that reads 3x the spread in the 32-image
+    protocol reads about 1x in the halves calibration of 8 images (Ketton's local thickness,
+    ``docs/model-history.md``, session 26)."""
+    if reference not in CALIBRATION_REFERENCES:
+        raise ValueError(f"calibration reference must be one of {', '.join(CALIBRATION_REFERENCES)}, got {reference!r}")
+    if reference == "slabs":
+        return slab_references(train, phases, n, size, seed, draws)
     half = train.shape[0] // 2
     halves = (train[half:], train[:half])
     return [
@@ -184,6 +224,28 @@ def calibration_references(train: np.ndarray, phases, n: int, size: int, seed: i
         )
         for d in range(draws)
     ]
+
+
+def slab_references(train: np.ndarray, phases, n: int, size: int, seed: int, draws: int) -> list:
+    """The ``"slabs"`` references of :func:`calibration_references`."""
+    count = min(CALIBRATION_SLABS, train.shape[0] // 2 // 2 * 2)  # an even number of slabs, 2 slices or more each
+    if count < 2:
+        raise ValueError(f"a training block of {train.shape[0]} slices along axis 0 is too thin for slab calibration")
+    slabs = np.array_split(train, count, axis=0)
+    sides = (slabs[0::2], slabs[1::2])
+    out = []
+    for d in range(draws):
+        rng = np.random.default_rng([seed, CALIBRATION_SLABS, d])
+        target = _crops(sides[d % 2], SLAB_TARGET_FACTOR * n, size, rng)
+        pool = _crops(sides[1 - d % 2], 4 * n, size, rng)
+        out.append((target, match_by_fraction(target[:n], pool, phases)))
+    return out
+
+
+def _crops(volumes: list, k: int, size: int, rng) -> list:
+    """``k`` crops spread evenly over ``volumes``, in random order."""
+    crops = [c for v in volumes for c in random_crops(v, -(-k // len(volumes)), size, rng)]
+    return [crops[i] for i in rng.permutation(len(crops))[:k]]
 
 
 def check_sizes(size, model: DSDModel) -> tuple[int, ...]:
@@ -300,6 +362,7 @@ __all__ = [
     "best_pair",
     "calibrate_sampling",
     "calibration_references",
+    "CALIBRATION_REFERENCES",
     "check_grids",
     "finish_key",
     "finishes",

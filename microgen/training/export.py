@@ -37,7 +37,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import SHARPNESS_GRID, calibrate_sampling, check_sizes, finishes, parse_finish
+from .calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID, calibrate_sampling, check_sizes, finishes, parse_finish
 from .data import fraction_summary, split_holdout
 from .trainer import training_crops
 
@@ -117,6 +117,7 @@ def export_model(
     calibration_n: int = 16,
     calibration_grid=SHARPNESS_GRID,
     calibration_draws: int = 4,
+    calibration_reference: str = "halves",
     prior: bool = True,
     protocol: tuple[int, int] | None = None,
     protocol_draws: int = 8,
@@ -132,7 +133,8 @@ def export_model(
     With ``calibrate``, the sampling sharpness and polish sweeps are first chosen on training-block
     crops of ``calibration_size`` (default ``size``; several sizes: each metric's ratio is the mean
     over them; :func:`~microgen.training.calibrate.calibrate_sampling`, each metric's ratio the
-    median over ``calibration_draws`` draws of training crops) and stored with the model, so users
+    median over ``calibration_draws`` draws of training crops, drawn as ``calibration_reference``
+    says: :func:`~microgen.training.calibrate.calibration_references`) and stored with the model, so users
     get them by default; without, the run's stored values (if any) are kept. ``polish=None``
     measures fidelity with the model's value (calibrated, stored, else ``SWEEPS``).
 
@@ -156,6 +158,10 @@ def export_model(
     worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
+    if calibrate and calibration_reference not in CALIBRATION_REFERENCES:
+        raise ValueError(
+            f"calibration reference must be one of {', '.join(CALIBRATION_REFERENCES)}, got {calibration_reference!r}"
+        )
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
@@ -206,6 +212,7 @@ def export_model(
             steps=steps,
             seed=seed,
             draws=calibration_draws,
+            reference=calibration_reference,
         )
         model.meta["sampling"].update(
             {
