@@ -209,6 +209,7 @@ def test_train_resume_and_export(tmp_path):
         ("--range-crops", "4096", "training block"),
         ("--range-crops", "8,x", "--range-crops"),
         ("--min-side", "2", "min side must be an integer >= the network stride"),
+        ("--calibration-reference", "thirds", "'halves', 'slabs'"),
     ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
         assert res.exit_code == 2 and message in res.output, res.output

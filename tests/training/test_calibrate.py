@@ -115,6 +115,59 @@ def test_calibration_at_several_sizes_scores_the_mean_ratio_over_them():
             calibrate_sampling(model, train, rock, size=bad, **kw)
 
 
+def test_slab_references_span_the_block_and_take_turns():
+    # 8 slabs of 3 slices: the even ones 40 % pore, the odd ones 10 %
+    block = np.concatenate(
+        [
+            (np.random.default_rng(k).random((3, 16, 16)) < (0.4 if k % 2 == 0 else 0.1)).astype(np.uint8)
+            for k in range(8)
+        ]
+    )
+    refs = calibration_references(block, [1], 3, 16, 5, 3, "slabs")
+    assert [(len(a), len(b)) for a, b in refs] == [(12, 3)] * 3  # 4x as many target crops as images
+    porosity = [(np.mean(np.stack(a)), np.mean(np.stack(b))) for a, b in refs]
+    assert porosity[0][0] > 0.3 and porosity[0][1] < 0.2  # draw 0: targets from the even slabs
+    assert porosity[1][0] < 0.2 and porosity[1][1] > 0.3  # draw 1: the other way round
+    assert porosity[2][0] > 0.3
+    # every target crop is a slice of a target slab (slices 0-2, 6-8, ... in draw 0)
+    even = [block[i] for i in range(24) if (i // 3) % 2 == 0]
+    assert all(any(np.array_equal(c, s) for s in even) for c in refs[0][0])
+    # the spread crops come from the other slabs
+    odd = [block[i] for i in range(24) if (i // 3) % 2 == 1]
+    assert all(any(np.array_equal(c, s) for s in odd) for c in refs[0][1])
+    same = calibration_references(block, [1], 3, 16, 5, 3, "slabs")
+    assert all(np.array_equal(x, y) for (a, _), (b, _) in zip(refs, same) for x, y in zip(a, b))  # reproducible
+    with pytest.raises(ValueError, match="halves, slabs"):
+        calibration_references(block, [1], 3, 16, 5, 1, "thirds")
+    with pytest.raises(ValueError, match="too thin"):
+        calibration_references(block[:3], [1], 3, 16, 5, 1, "slabs")
+
+
+def test_slab_calibration_generates_at_the_first_targets_counts_and_says_so():
+    model, train, rock = tiny_model(channels=1), _blobs((8, 24, 24), 6), get_kind("rock")
+    kw = dict(size=16, n=3, grid=(1.0,), polish_grid=(0,), island_grid=(0,), hole_grid=(0,), steps=6, seed=2, draws=2)
+    cal = calibrate_sampling(model, train, rock, reference="slabs", **kw)
+    assert cal["reference"] == "slabs" and cal["n"] == 3 and "slabs" in cal["data"] and "held-out" in cal["data"]
+    refs = calibration_references(train, [1], 3, 16, 2, 2, "slabs")
+    totals = [[int((im == 1).sum())] for im in refs[0][0][:3]]
+    res = sample(
+        model,
+        totals,
+        (16, 16),
+        sampler=make_sampler(DEFAULT_SAMPLER, 6),
+        precision="float32",
+        generator=torch.Generator().manual_seed(2),
+        sharpness=1.0,
+    )
+    got = describe(list(rock.to_labels(res.labels)), [1])
+    per_draw = [
+        {r["metric"]: r["ratio"] for r in fidelity_table(got, describe(a, [1]), describe(b, [1]), [1])} for a, b in refs
+    ]
+    for metric, value in cal["ratios"]["1"]["0"].items():
+        assert value == pytest.approx(np.median([d[metric] for d in per_draw]))
+    assert calibrate_sampling(model, train, rock, **kw)["reference"] == "halves"  # the default is unchanged
+
+
 def test_calibration_needs_candidates():
     with pytest.raises(ValueError, match="empty"):
         calibrate_sampling(tiny_model(channels=1), _blobs((4, 16, 16), 0), get_kind("rock"), size=16, grid=())
@@ -186,3 +239,11 @@ def test_grid_edge_judges_each_channel_of_a_per_channel_grid():
     steps = [(1.1, 1.0), (1.15, 1.0), (1.2, 1.0)]  # the binder's value never varies: channel 0 decides
     assert grid_edge((1.15, 1.0), steps) is None and grid_edge((1.1, 1.0), steps) == "lowest"
     assert grid_edge((1.2, 1.0), steps) == "highest"
+
+
+def test_export_refuses_an_unknown_calibration_reference(tmp_path):
+    from microgen.training.export import export_model
+
+    with pytest.raises(ValueError, match="halves, slabs"):  # before any work: the run need not exist
+        export_model(tmp_path / "no-run", [], "rock", tmp_path / "out", name="t", calibration_reference="thirds")
+    assert not (tmp_path / "out").exists()
