@@ -28,6 +28,25 @@ def _blobs(shape, seed):
     return (field > np.quantile(field, 0.7)).astype(np.uint8)
 
 
+def _ratios_per_draw(model, refs, n, seed):
+    """Each reference draw's ratios for the images a 16² calibration generates at the counts of
+    the first ``n`` target crops of draw 0 (sharpness 1, 6 evaluations, no finish)."""
+    totals = [[int((im == 1).sum())] for im in refs[0][0][:n]]
+    res = sample(
+        model,
+        totals,
+        (16, 16),
+        sampler=make_sampler(DEFAULT_SAMPLER, 6),
+        precision="float32",
+        generator=torch.Generator().manual_seed(seed),
+        sharpness=1.0,
+    )
+    got = describe(list(get_kind("rock").to_labels(res.labels)), [1])
+    return [
+        {r["metric"]: r["ratio"] for r in fidelity_table(got, describe(a, [1]), describe(b, [1]), [1])} for a, b in refs
+    ]
+
+
 def test_calibration_scores_every_combination_and_keeps_the_best():
     model = tiny_model(channels=1)
     train = _blobs((8, 24, 24), 0)
@@ -72,20 +91,7 @@ def test_calibration_draws_score_the_median_ratio_over_independent_crop_draws():
     # draw 0 is the single-draw calibration's: the images are generated at its counts
     assert all(np.array_equal(x, y) for x, y in zip(refs[0][0], calibration_references(train, [1], 3, 16, 3, 1)[0][0]))
     # the stored ratio is the median over the draws of the ratio for the same generated images
-    totals = [[int((im == 1).sum())] for im in refs[0][0]]
-    res = sample(
-        model,
-        totals,
-        (16, 16),
-        sampler=make_sampler(DEFAULT_SAMPLER, 6),
-        precision="float32",
-        generator=torch.Generator().manual_seed(3),
-        sharpness=1.0,
-    )
-    got = describe(list(rock.to_labels(res.labels)), [1])
-    per_draw = [
-        {r["metric"]: r["ratio"] for r in fidelity_table(got, describe(a, [1]), describe(b, [1]), [1])} for a, b in refs
-    ]
+    per_draw = _ratios_per_draw(model, refs, 3, seed=3)
     for metric, value in three["ratios"]["1"]["0"].items():
         assert value == pytest.approx(np.median([d[metric] for d in per_draw]))
     for metric, value in one["ratios"]["1"]["0"].items():
@@ -149,20 +155,7 @@ def test_slab_calibration_generates_at_the_first_targets_counts_and_says_so():
     cal = calibrate_sampling(model, train, rock, reference="slabs", **kw)
     assert cal["reference"] == "slabs" and cal["n"] == 3 and "slabs" in cal["data"] and "held-out" in cal["data"]
     refs = calibration_references(train, [1], 3, 16, 2, 2, "slabs")
-    totals = [[int((im == 1).sum())] for im in refs[0][0][:3]]
-    res = sample(
-        model,
-        totals,
-        (16, 16),
-        sampler=make_sampler(DEFAULT_SAMPLER, 6),
-        precision="float32",
-        generator=torch.Generator().manual_seed(2),
-        sharpness=1.0,
-    )
-    got = describe(list(rock.to_labels(res.labels)), [1])
-    per_draw = [
-        {r["metric"]: r["ratio"] for r in fidelity_table(got, describe(a, [1]), describe(b, [1]), [1])} for a, b in refs
-    ]
+    per_draw = _ratios_per_draw(model, refs, 3, seed=2)
     for metric, value in cal["ratios"]["1"]["0"].items():
         assert value == pytest.approx(np.median([d[metric] for d in per_draw]))
     assert calibrate_sampling(model, train, rock, **kw)["reference"] == "halves"  # the default is unchanged
