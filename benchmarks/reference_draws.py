@@ -69,10 +69,7 @@ def main() -> None:
     kind = get_kind(model.meta["kind"])
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), args.holdout)
-
-    def draw(d: int) -> dict:
-        return reference_statistics(train, held, phases, args.size, args.n, reference_rng(args.seed, args.size, d))
-
+    draw = reference_draws(train, held, phases, args)
     first = draw(0)
     start = time.perf_counter()
     res = sample(
@@ -102,10 +99,7 @@ def real_floor(args) -> None:
     kind = get_kind(args.kind)
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), args.holdout)
-
-    def draw(d: int) -> dict:
-        return reference_statistics(train, held, phases, args.size, args.n, reference_rng(args.seed, args.size, d))
-
+    draw = reference_draws(train, held, phases, args)
     first = draw(0)
     rng = np.random.default_rng([args.seed, args.size, 10**6])  # a stream no reference draw uses
     a0 = random_crops(held, args.n, args.size, reference_rng(args.seed, args.size, 0))  # draw 0's set A
@@ -119,6 +113,13 @@ def real_floor(args) -> None:
         f"{args.n} training crops"
     )
     score_draws(describe(stand_in, phases), first, draw, phases, args)
+
+
+def reference_draws(train, held, phases, args):
+    """``draw(d)``: the export protocol's reference draw ``d`` of held-out and training crops."""
+    return lambda d: reference_statistics(
+        train, held, phases, args.size, args.n, reference_rng(args.seed, args.size, d)
+    )
 
 
 def score_draws(got: dict, first: dict, draw, phases, args) -> None:

@@ -23,7 +23,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
 )
-from microgen.training.calibrate import SHARPNESS_GRID
+from microgen.training.calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
 #: stands for "the fractions of the model's stored reference crops" (--match-reference)
@@ -864,7 +864,7 @@ def _comma_list(text, convert, hint: str, what: str):
 )
 @click.option(
     "--calibration-reference",
-    type=click.Choice(["halves", "slabs"]),
+    type=click.Choice(list(CALIBRATION_REFERENCES)),
     default="halves",
     show_default=True,
     help="Where calibration crops come from: one half of the training block against the other, or "

@@ -186,9 +186,14 @@ def reference_sets(held, train, n: int, size: int, phases, rng) -> tuple[list, l
     training volume(s) matched one-to-one to A in phase fractions (set B, the natural spread)."""
     held = held if isinstance(held, list) else [held]
     train = train if isinstance(train, list) else [train]
-    a = [c for v in held for c in random_crops(v, -(-n // len(held)), size, rng)][:n]
-    pool = [c for v in train for c in random_crops(v, -(-4 * n // len(train)), size, rng)]
-    return a, match_by_fraction(a, pool, phases)
+    a = crops_over(held, n, size, rng)[:n]
+    return a, match_by_fraction(a, crops_over(train, 4 * n, size, rng), phases)
+
+
+def crops_over(volumes: list, k: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """At least ``k`` random crops, the same number from each of ``volumes`` in turn
+    (:func:`random_crops`)."""
+    return [c for v in volumes for c in random_crops(v, -(-k // len(volumes)), size, rng)]
 
 
 def match_by_fraction(targets, pool, phases) -> list[np.ndarray]:

@@ -40,7 +40,7 @@ from microgen.engine.sampler import (
     make_sampler,
 )
 from microgen.metrics import describe, fidelity_table, reference_sets
-from microgen.metrics.fidelity import match_by_fraction, random_crops
+from microgen.metrics.fidelity import crops_over, match_by_fraction
 
 #: candidate sharpness values (1 = the rates as trained)
 SHARPNESS_GRID = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15, 1.2, 1.25)
@@ -212,8 +212,7 @@ def calibration_references(
     less noise of its own to both distances: a bias that reads 3x the spread in the 32-image
     protocol reads about 1x in the halves calibration of 8 images (Ketton's local thickness,
     ``docs/model-history.md``, session 26)."""
-    if reference not in CALIBRATION_REFERENCES:
-        raise ValueError(f"calibration reference must be one of {', '.join(CALIBRATION_REFERENCES)}, got {reference!r}")
+    check_reference(reference)
     if reference == "slabs":
         return slab_references(train, phases, n, size, seed, draws)
     half = train.shape[0] // 2
@@ -224,6 +223,12 @@ def calibration_references(
         )
         for d in range(draws)
     ]
+
+
+def check_reference(reference: str) -> None:
+    """Refuse a calibration reference that is not one of :data:`CALIBRATION_REFERENCES`."""
+    if reference not in CALIBRATION_REFERENCES:
+        raise ValueError(f"calibration reference must be one of {', '.join(CALIBRATION_REFERENCES)}, got {reference!r}")
 
 
 def slab_references(train: np.ndarray, phases, n: int, size: int, seed: int, draws: int) -> list:
@@ -244,7 +249,7 @@ def slab_references(train: np.ndarray, phases, n: int, size: int, seed: int, dra
 
 def _crops(volumes: list, k: int, size: int, rng) -> list:
     """``k`` crops spread evenly over ``volumes``, in random order."""
-    crops = [c for v in volumes for c in random_crops(v, -(-k // len(volumes)), size, rng)]
+    crops = crops_over(volumes, k, size, rng)
     return [crops[i] for i in rng.permutation(len(crops))[:k]]
 
 
@@ -354,6 +359,7 @@ def best_pair(scores: dict) -> tuple[str, str]:
 
 
 __all__ = [
+    "CALIBRATION_REFERENCES",
     "HOLE_GRID",
     "ISLAND_GRID",
     "ISLAND_MIN_GAIN",
@@ -362,8 +368,8 @@ __all__ = [
     "best_pair",
     "calibrate_sampling",
     "calibration_references",
-    "CALIBRATION_REFERENCES",
     "check_grids",
+    "check_reference",
     "finish_key",
     "finishes",
     "grid_edge",

@@ -37,7 +37,7 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID, calibrate_sampling, check_sizes, finishes, parse_finish
+from .calibrate import SHARPNESS_GRID, calibrate_sampling, check_reference, check_sizes, finishes, parse_finish
 from .data import fraction_summary, split_holdout
 from .trainer import training_crops
 
@@ -158,10 +158,8 @@ def export_model(
     worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
-    if calibrate and calibration_reference not in CALIBRATION_REFERENCES:
-        raise ValueError(
-            f"calibration reference must be one of {', '.join(CALIBRATION_REFERENCES)}, got {calibration_reference!r}"
-        )
+    if calibrate:
+        check_reference(calibration_reference)
     rng = np.random.default_rng(seed)
     mat = get_kind(kind)
     model = DSDModel.load(run)
