@@ -2,7 +2,7 @@
 
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
         [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N] [--sharpness S]
-        [--offsets model|stride|cells]
+        [--offsets model|stride|cells] [--sampler binomial --eps 0.1] [--json OUT.json] [--against RUN.json ...]
     python benchmarks/reference_draws.py --real --data ../shared/data/ketton/ketton_train.tif [--kind rock]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
@@ -16,7 +16,12 @@ range over the draws: the part of a card's figure that comes from the reference 
 from the model. --offsets stride samples with every offset of the network's stride cell in turn
 (as models exported since session 21 do), cells with the stride grid held still (a patch
 network's cell offsets only, as models exported before), model (default) as the model says
-(``DSDModel.stride_offsets``).
+(``DSDModel.stride_offsets``). --sampler picks the step rule (default: the model's, trapezoidal
+leaping at --steps evaluations); ``--sampler binomial --eps 0.1`` is the paper's rule (Algorithm 2,
+its evaluation count set by the rates), the reference of issue 9's "within 1.1x" target. --json
+writes the run's figures (evaluations, seconds, per-draw ratios, medians); --against prints, per
+metric, this run's median over the medians of each earlier run's file (same --size, --n, --draws
+and --seed, so the same reference draws and counts): the ratio the 1.1x target is about.
 
 --real scores real crops instead of a model's images: --n training-block crops, drawn from their
 own stream and matched one-to-one in phase fractions to the first draw's held-out crops (as the
@@ -28,7 +33,9 @@ protocol: near 1 where the held-out block is like the training block, higher whe
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,7 +44,7 @@ import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, check_sharpness, format_sharpness, make_sampler
+from microgen.engine.sampler import DEFAULT_SAMPLER, SAMPLERS, check_sharpness, format_sharpness, make_sampler
 from microgen.io import read_volume
 from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table, match_by_fraction, random_crops
 from microgen.training.calibrate import finishes
@@ -57,9 +64,16 @@ def main() -> None:
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--sharpness", default=None, help="rate exponent, or one per phase (1.15/1) [the model's]")
     p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
+    p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help="step rule [%(default)s]")
+    p.add_argument("--eps", type=float, default=0.1, help="with --sampler binomial: the CFL number [0.1]")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads [torch's choice]")
+    p.add_argument("--json", default=None, help="write this run's figures to this file")
+    p.add_argument("--against", nargs="*", default=[], help="earlier --json files: print median over median")
     p.add_argument("--real", action="store_true", help="score fraction-matched training crops, not a model's images")
     p.add_argument("--kind", default="rock", help="with --real: the scan's kind (rock, cathode)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.real:
         real_floor(args)
         return
@@ -76,22 +90,52 @@ def main() -> None:
         model,
         first["counts"][: args.n],
         (args.size, args.size),
-        sampler=make_sampler(DEFAULT_SAMPLER, steps),
+        sampler=make_sampler(args.sampler, steps, eps=args.eps),
         precision=resolve_precision("auto", model.device),
         generator=torch.Generator(device=model.device).manual_seed(args.seed),
         sharpness=sharpness,
         offsets={"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets),  # the engine's names
     )
+    seconds = time.perf_counter() - start
     raw = kind.to_labels(res.labels)
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, args.seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
+    rule = "the paper's rule, eps " + f"{args.eps:g}" if args.sampler == "binomial" else args.sampler
     print(
-        f"model {args.model}: {args.n} generated {args.size}² images in {time.perf_counter() - start:.0f} s "
-        f"(sharpness {format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, "
-        f"holes {model.holes}, {steps} evaluations); {args.draws} draws of {args.n} held-out and {args.n} "
-        "training crops"
+        f"model {args.model}: {args.n} generated {args.size}² images in {seconds:.0f} s on "
+        f"{torch.get_num_threads()} thread(s) ({rule}, {res.evaluations} evaluations, sharpness "
+        f"{format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, holes {model.holes}); "
+        f"{args.draws} draws of {args.n} held-out and {args.n} training crops"
     )
-    score_draws(describe(gen, phases), first, draw, phases, args)
+    table = score_draws(describe(gen, phases), first, draw, phases, args)
+    run = {
+        "model": args.model,
+        "sampler": rule,
+        "evaluations": res.evaluations,
+        "seconds_per_sample": seconds / args.n,
+        "threads": torch.get_num_threads(),
+        "size": args.size,
+        "n": args.n,
+        "draws": args.draws,
+        "seed": args.seed,
+        "ratios": table,
+        "medians": {k: float(np.median(v)) for k, v in table.items()},
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(run, indent=1))
+    for other in args.against:
+        compare_runs(run, json.loads(Path(other).read_text()), other)
+
+
+def compare_runs(run: dict, other: dict, name: str) -> None:
+    """Print, per metric, ``run``'s median ratio over ``other``'s (both against the same draws)."""
+    same = ("size", "n", "draws", "seed")
+    if any(run[k] != other[k] for k in same):
+        raise SystemExit(f"{name} was scored on other reference draws ({', '.join(f'{k} {other[k]}' for k in same)})")
+    print(f"\nagainst {name} ({other['sampler']}, {other['evaluations']} evaluations): median / its median")
+    for metric, median in run["medians"].items():
+        theirs = other["medians"][metric]
+        print(f"{metric:22s} {median:6.2f} / {theirs:6.2f} = {median / theirs:5.2f}")
 
 
 def real_floor(args) -> None:
@@ -122,8 +166,9 @@ def reference_draws(train, held, phases, args):
     )
 
 
-def score_draws(got: dict, first: dict, draw, phases, args) -> None:
-    """Print ``got``'s ratios against every reference draw, then each metric's median and range."""
+def score_draws(got: dict, first: dict, draw, phases, args) -> dict[str, list[float]]:
+    """Print ``got``'s ratios against every reference draw, then each metric's median and range;
+    returns the ratios by metric."""
     table: dict[str, list[float]] = {}
     for d in range(args.draws):
         ref = first if d == 0 else draw(d)
@@ -145,6 +190,7 @@ def score_draws(got: dict, first: dict, draw, phases, args) -> None:
     print("\nmetric                  median   min    max   (ratio over the draws)")
     for metric, ratios in table.items():
         print(f"{metric:22s} {np.median(ratios):6.2f} {min(ratios):6.2f} {max(ratios):6.2f}")
+    return table
 
 
 if __name__ == "__main__":

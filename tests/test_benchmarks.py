@@ -31,3 +31,26 @@ def test_benchmark_runs(tmp_path, script, args, expect):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert expect in res.stdout
+
+
+def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
+    """The issue-9 comparison: a trapezoidal run and the paper's rule on the same reference draws,
+    the second printing its medians over the first's; other draws are refused."""
+    script = str(ROOT / "benchmarks" / "reference_draws.py")
+    common = ["--model", str(rock_dir), "--data", str(data_dir / "berea" / "berea_train.tif"), "--size", "32"]
+    common += ["--n", "2", "--draws", "2", "--threads", "1"]
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, script, *common, *args], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+
+    first = run("--steps", "4", "--json", "a.json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    paper = run("--sampler", "binomial", "--eps", "0.5", "--json", "b.json", "--against", "a.json")
+    assert paper.returncode == 0, paper.stderr[-3000:]
+    assert "the paper's rule, eps 0.5" in paper.stdout
+    against = paper.stdout.split("against a.json")[1].splitlines()[1:]
+    assert len(against) == 5 and all("=" in line for line in against)
+    other = run("--seed", "1", "--steps", "4", "--against", "a.json")
+    assert other.returncode != 0 and "other reference draws" in other.stderr
