@@ -21,7 +21,8 @@ leaping at --steps evaluations); ``--sampler binomial --eps 0.1`` is the paper's
 its evaluation count set by the rates), the reference of issue 9's "within 1.1x" target. --json
 writes the run's figures (evaluations, seconds, per-draw ratios, medians); --against prints, per
 metric, this run's median over the medians of each earlier run's file (same --size, --n, --draws
-and --seed, so the same reference draws and counts): the ratio the 1.1x target is about.
+and --seed, so the same reference draws and counts; --generation-seed changes the generated set
+alone): the ratio the 1.1x target is about.
 
 --real scores real crops instead of a model's images: --n training-block crops, drawn from their
 own stream and matched one-to-one in phase fractions to the first draw's held-out crops (as the
@@ -59,7 +60,13 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--n", type=int, default=32, help="generated images and crops per reference set")
     p.add_argument("--draws", type=int, default=8, help="independent reference draws")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the reference draws (and of generation)")
+    p.add_argument(
+        "--generation-seed",
+        type=int,
+        default=None,
+        help="seed of the generated set alone [--seed]: other images scored against the same draws",
+    )
     p.add_argument("--steps", type=int, default=None, help="network evaluations per sample [the model's]")
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--sharpness", default=None, help="rate exponent, or one per phase (1.15/1) [the model's]")
@@ -80,6 +87,7 @@ def main() -> None:
     model = microgen.load_model(args.model)
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
+    gen_seed = args.seed if args.generation_seed is None else args.generation_seed
     kind = get_kind(model.meta["kind"])
     phases = list(kind.particle_labels)
     train, held = split_holdout(read_volume(args.data), args.holdout)
@@ -92,13 +100,13 @@ def main() -> None:
         (args.size, args.size),
         sampler=make_sampler(args.sampler, steps, eps=args.eps),
         precision=resolve_precision("auto", model.device),
-        generator=torch.Generator(device=model.device).manual_seed(args.seed),
+        generator=torch.Generator(device=model.device).manual_seed(gen_seed),
         sharpness=sharpness,
         offsets={"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets),  # the engine's names
     )
     seconds = time.perf_counter() - start
     raw = kind.to_labels(res.labels)
-    finish = ([model.polish_sweeps], [model.islands], model.process.boundary, args.seed)
+    finish = ([model.polish_sweeps], [model.islands], model.process.boundary, gen_seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
     rule = "the paper's rule, eps " + f"{args.eps:g}" if args.sampler == "binomial" else args.sampler
     print(
@@ -118,6 +126,7 @@ def main() -> None:
         "n": args.n,
         "draws": args.draws,
         "seed": args.seed,
+        "generation_seed": gen_seed,
         "ratios": table,
         "medians": {k: float(np.median(v)) for k, v in table.items()},
     }
