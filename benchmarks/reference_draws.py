@@ -84,6 +84,9 @@ def main() -> None:
     if args.real:
         real_floor(args)
         return
+    earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
+    for name, other in earlier.items():  # before the sampling, which may take hours
+        check_same_draws(args, other, name)
     model = microgen.load_model(args.model)
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
@@ -132,15 +135,19 @@ def main() -> None:
     }
     if args.json:
         Path(args.json).write_text(json.dumps(run, indent=1))
-    for other in args.against:
-        compare_runs(run, json.loads(Path(other).read_text()), other)
+    for name, other in earlier.items():
+        compare_runs(run, other, name)
+
+
+def check_same_draws(args, other: dict, name: str) -> None:
+    """Refuse an earlier run that was scored on other reference draws than these ``args`` make."""
+    same = ("size", "n", "draws", "seed")
+    if any(getattr(args, k) != other[k] for k in same):
+        raise SystemExit(f"{name} was scored on other reference draws ({', '.join(f'{k} {other[k]}' for k in same)})")
 
 
 def compare_runs(run: dict, other: dict, name: str) -> None:
     """Print, per metric, ``run``'s median ratio over ``other``'s (both against the same draws)."""
-    same = ("size", "n", "draws", "seed")
-    if any(run[k] != other[k] for k in same):
-        raise SystemExit(f"{name} was scored on other reference draws ({', '.join(f'{k} {other[k]}' for k in same)})")
     print(f"\nagainst {name} ({other['sampler']}, {other['evaluations']} evaluations): median / its median")
     for metric, median in run["medians"].items():
         theirs = other["medians"][metric]
