@@ -111,7 +111,7 @@ def main() -> None:
     raw = kind.to_labels(res.labels)
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, gen_seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
-    rule = "the paper's rule, eps " + f"{args.eps:g}" if args.sampler == "binomial" else args.sampler
+    rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {seconds:.0f} s on "
         f"{torch.get_num_threads()} thread(s) ({rule}, {res.evaluations} evaluations, sharpness "

@@ -35,8 +35,8 @@ def test_benchmark_runs(tmp_path, script, args, expect):
 
 def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
     """The issue-9 comparison: a trapezoidal run and the paper's rule on the same reference draws,
-        the second printing its medians over the first's; another generated set against the same draws is
-    compared, a run on other draws refused before it samples."""
+    the second printing its medians over the first's; another generated set against the same
+    draws is compared, a run on other draws refused before it samples."""
     script = str(ROOT / "benchmarks" / "reference_draws.py")
     common = ["--model", str(rock_dir), "--data", str(data_dir / "berea" / "berea_train.tif"), "--size", "32"]
     common += ["--n", "2", "--draws", "2", "--threads", "1"]
