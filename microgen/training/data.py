@@ -45,17 +45,34 @@ def split_holdout(volume: np.ndarray, fraction: float) -> tuple[np.ndarray, np.n
     return volume[:cut], volume[cut:]
 
 
+def check_slice_axes(axes) -> list[int]:
+    """``axes`` as a sorted list of distinct 3D axes (0, 1, 2); None or empty: every axis."""
+    axes = [] if axes is None else list(axes)
+    if any(int(a) != a or not 0 <= a <= 2 for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"slice axes must be distinct values from 0, 1, 2 (empty: every axis), got {axes}")
+    return sorted(int(a) for a in axes)
+
+
 class CropSampler:
     """Random ``crop x crop`` 2D training images from channel volumes ``(C, *spatial)``.
 
-    A 3D volume gives slices along each of its three axes; a 2D image gives itself (many small
-    images, e.g. digits, are many 2D "volumes" cropped at their own size). ``classes`` gives each
+    A 3D volume gives slices along each of its three axes, or along ``axes`` only (e.g. ``[0]``:
+    sections perpendicular to axis 0, for an anisotropic material whose 2D images should show one
+    plane); a 2D image gives itself (many small images, e.g. digits, are many 2D "volumes" cropped
+    at their own size). ``classes`` gives each
     volume a class index for class-conditioned training. The state (a NumPy generator) is saved
     in checkpoints so a resumed run sees the same crops.
     """
 
     def __init__(
-        self, volumes: list[np.ndarray], crop: int, *, augment: bool = True, seed: int = 0, classes=None
+        self,
+        volumes: list[np.ndarray],
+        crop: int,
+        *,
+        augment: bool = True,
+        seed: int = 0,
+        classes=None,
+        axes=None,
     ) -> None:
         if not volumes:
             raise ValueError("no training volume given")
@@ -67,11 +84,15 @@ class CropSampler:
         self.augment = augment
         self.rng = np.random.default_rng(seed)
         self._choices = []  # (volume index, axis) pairs with enough room for a crop
+        axes = check_slice_axes(axes)
         for i, vol in enumerate(volumes):
-            self._choices += [(i, axis) for axis in crop_axes(vol.shape[1:], self.crop)]
+            if axes and vol.ndim != 4:
+                raise ValueError(f"slice axes {axes} apply to 3D volumes; volume {i} is 2D {vol.shape[1:]}")
+            self._choices += [(i, a) for a in crop_axes(vol.shape[1:], self.crop) if not axes or a in axes]
         if not self._choices:
             shapes = [v.shape[1:] for v in volumes]
-            raise ValueError(f"crop {self.crop} is larger than every training volume {shapes}")
+            along = f" along axes {axes}" if axes else ""
+            raise ValueError(f"crop {self.crop} is larger than every training volume's slices{along} {shapes}")
         weights = np.array([volumes[i][0].size for i, _ in self._choices], dtype=float)
         self._weights = weights / weights.sum()
 

@@ -30,7 +30,7 @@ from microgen.engine import (
 )
 from microgen.engine.network import check_head, network_stride
 
-from .data import CropSampler, fraction_summary
+from .data import CropSampler, check_slice_axes, fraction_summary
 from .holes import check_holes, corrupt_holes
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ class TrainConfig:
     #: distil a trained model (a shipped name or a model folder): its rates replace the exact ones
     #: as the training target; "" = train on the exact rates (the paper's objective)
     teacher: str = ""
+    #: axes of a 3D training volume whose slices are training images; [] = every axis. [0] trains
+    #: on sections perpendicular to axis 0 only (an anisotropic scan's plane, e.g. an electrode's)
+    slice_axes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         names = (
@@ -115,6 +118,7 @@ class TrainConfig:
         if self.crop % stride:
             raise ValueError(f"crop {self.crop} must be a multiple of the network stride {stride}")
         self.holes = check_holes(self.holes, self.crop)
+        self.slice_axes = check_slice_axes(self.slice_axes)
         if self.teacher and (self.holes or self.num_classes):
             raise ValueError("a teacher (distillation) trains plain unconditional models: not with holes or classes")
         if self.holes and self.validate_every:
@@ -224,7 +228,12 @@ class Trainer:
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.data = CropSampler(
-            train_volumes, config.crop, augment=config.augment, seed=config.seed + 1000 * self.rank, classes=classes
+            train_volumes,
+            config.crop,
+            augment=config.augment,
+            seed=config.seed + 1000 * self.rank,
+            classes=classes,
+            axes=config.slice_axes,
         )
         self.val_volumes = val_volumes
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 7 + 1000 * self.rank)
@@ -233,7 +242,7 @@ class Trainer:
         self.wall = 0.0
         self.validate_fn = validate_fn
         self.last_validation: dict | None = None
-        self.fractions_seen = _fractions_seen(train_volumes, config.crop, config.seed)
+        self.fractions_seen = _fractions_seen(train_volumes, config.crop, config.seed, config.slice_axes)
         self.ddp = None
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(
@@ -557,10 +566,10 @@ def training_crops(training: dict) -> list[int]:
     return earlier + ([int(crop)] if crop is not None and (not earlier or earlier[-1] != crop) else [])
 
 
-def _fractions_seen(volumes, crop: int, seed: int, n: int = 256) -> list[dict]:
+def _fractions_seen(volumes, crop: int, seed: int, axes=None, n: int = 256) -> list[dict]:
     """Fraction statistics per channel over ``n`` training crops (own generator: the training
     data order is unaffected)."""
-    crops = CropSampler(volumes, crop, augment=False, seed=seed + 99).sample(n)[0]
+    crops = CropSampler(volumes, crop, augment=False, seed=seed + 99, axes=axes).sample(n)[0]
     return [fraction_summary(crops[:, c].reshape(n, -1).mean(1)) for c in range(crops.shape[1])]
 
 
