@@ -275,6 +275,23 @@ def test_train_architecture_options(tmp_path):
     assert more.meta["training"]["total_steps"] == 5
 
 
+def test_train_slice_axes_are_recorded_kept_on_resume_and_checked(tmp_path):
+    data = _volume(tmp_path / "scan.tif")
+    out = tmp_path / "run"
+    res = _tiny_train(data, out, "--steps", "2", "--width", "4", "--mults", "1,2", "--slice-axes", "0")
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "train_config.json").read_text())["slice_axes"] == [0]
+    res = _tiny_train(data, out, "--steps", "3", "--resume")
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "train_config.json").read_text())["slice_axes"] == [0]
+    res = _tiny_train(data, out, "--steps", "4", "--resume", "--slice-axes", "all")
+    assert res.exit_code == 2 and "slice_axes: checkpoint [0] vs now []" in res.output, res.output
+    for bad in ("3", "0,0", "x"):
+        res = _tiny_train(data, tmp_path / "bad", "--slice-axes", bad)
+        assert res.exit_code == 2 and "must be all or distinct axes from 0,1,2" in res.output, res.output
+        assert not (tmp_path / "bad").exists()
+
+
 def test_train_patch_option_is_kept_on_resume_and_checked(tmp_path):
     data = _volume(tmp_path / "scan.tif")
     out = tmp_path / "run"

@@ -107,6 +107,23 @@ def test_crop_sampler_slices_every_axis_and_is_resumable():
         CropSampler([vol], 32)
 
 
+def test_crop_sampler_takes_slices_along_the_chosen_axes_only():
+    z = np.broadcast_to(np.arange(10, dtype=np.uint8)[:, None, None], (10, 12, 14))
+    vol = z[None].copy()  # the value is the index along axis 0: only its sections are constant
+    constant = lambda crops: np.array([c.min() == c.max() for c in crops[:, 0]])  # noqa: E731
+    assert constant(CropSampler([vol], 8, axes=[0], seed=2).sample(60)[0]).all()
+    mixed = constant(CropSampler([vol], 8, seed=2).sample(60)[0])
+    assert mixed.any() and not mixed.all()
+    assert not constant(CropSampler([vol], 8, axes=[1, 2], seed=2).sample(60)[0]).any()
+    for axes in ([3], [0, 0], [-1]):
+        with pytest.raises(ValueError, match="distinct values from 0, 1, 2"):
+            CropSampler([vol], 8, axes=axes)
+    with pytest.raises(ValueError, match=r"larger than every training volume's slices along axes \[1\]"):
+        CropSampler([vol], 11, axes=[1])  # axis-1 sections are 10 x 14
+    with pytest.raises(ValueError, match="apply to 3D volumes"):
+        CropSampler([vol[:, 0]], 8, axes=[0])
+
+
 def test_crop_sampler_keeps_each_volumes_class():
     vols = [np.full((1, 8, 8), v, np.uint8) for v in range(5)]  # the content tells the volume
     crops, classes = CropSampler(vols, 8, classes=[4, 3, 2, 1, 0], seed=0).sample(40)
