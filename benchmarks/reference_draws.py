@@ -47,7 +47,14 @@ from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
 from microgen.engine.sampler import DEFAULT_SAMPLER, SAMPLERS, check_sharpness, format_sharpness, make_sampler
 from microgen.io import read_volume
-from microgen.metrics.fidelity import describe, descriptors_from_json, fidelity_table, match_by_fraction, random_crops
+from microgen.metrics.fidelity import (
+    describe,
+    descriptors_from_json,
+    fidelity_table,
+    held_axes,
+    match_by_fraction,
+    random_crops,
+)
 from microgen.training.calibrate import finishes
 from microgen.training.data import split_holdout
 from microgen.training.export import reference_rng, reference_statistics
@@ -165,7 +172,7 @@ def real_floor(args) -> None:
     a0 = random_crops(held, args.n, args.size, reference_rng(args.seed, args.size, 0))  # draw 0's set A
     if [[int((im == p).sum()) for p in phases] for im in a0] != first["counts"]:
         raise RuntimeError("could not redraw the first reference draw's held-out crops")
-    pool = random_crops(train, 4 * args.n, args.size, rng)
+    pool = random_crops(train, 4 * args.n, args.size, rng, held_axes(held, train, args.size))
     stand_in = match_by_fraction(a0, pool, phases)
     print(
         f"real floor: {args.n} training-block crops of {args.size}² (their own stream), matched in fractions "

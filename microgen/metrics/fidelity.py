@@ -161,17 +161,23 @@ def crop_axes(shape, size: int) -> list:
     return [a for a in range(len(shape)) if all(shape[b] >= size for b in range(len(shape)) if b != a)]
 
 
-def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``n`` random ``size x size`` 2D crops (slices along random axes if ``volume`` is 3D)."""
+def random_crops(
+    volume: np.ndarray, n: int, size: int, rng: np.random.Generator, axes=None
+) -> list[np.ndarray]:
+    """``n`` random ``size x size`` 2D crops (slices along random axes if ``volume`` is 3D; along
+    one of ``axes`` only when given)."""
     volume = np.asarray(volume)
-    axes = crop_axes(volume.shape, size) if volume.ndim == 3 else None
+    axes_ok = crop_axes(volume.shape, size) if volume.ndim == 3 else None
+    if axes_ok is not None and axes is not None:
+        axes_ok = [a for a in axes_ok if a in axes]
     out = []
     for _ in range(n):
         img = volume
         if volume.ndim == 3:
-            if not axes:
-                raise ValueError(f"volume {volume.shape} is too small for {size}x{size} crops")
-            axis = int(rng.choice(axes))
+            if not axes_ok:
+                along = "" if axes is None else f" along axes {sorted(axes)}"
+                raise ValueError(f"volume {volume.shape} is too small for {size}x{size} crops{along}")
+            axis = int(rng.choice(axes_ok))
             img = np.take(volume, int(rng.integers(volume.shape[axis])), axis=axis)
         if min(img.shape) < size:
             raise ValueError(f"image {img.shape} is too small for {size}x{size} crops")
@@ -183,17 +189,31 @@ def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator
 
 def reference_sets(held, train, n: int, size: int, phases, rng) -> tuple[list, list]:
     """Two disjoint real sets: ``n`` crops of the held-out volume(s) (set A) and ``n`` crops of the
-    training volume(s) matched one-to-one to A in phase fractions (set B, the natural spread)."""
+    training volume(s) matched one-to-one to A in phase fractions (set B, the natural spread).
+
+    Set B is sliced along the axes set A can be (a held-out block thinner than ``size`` along
+    axis 0 only gives sections perpendicular to it), so that an anisotropic scan's spread is not
+    inflated by orientations the held-out set never shows."""
     held = held if isinstance(held, list) else [held]
     train = train if isinstance(train, list) else [train]
     a = crops_over(held, n, size, rng)[:n]
-    return a, match_by_fraction(a, crops_over(train, 4 * n, size, rng), phases)
+    return a, match_by_fraction(a, crops_over(train, 4 * n, size, rng, held_axes(held, train, size)), phases)
 
 
-def crops_over(volumes: list, k: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+def held_axes(held, train, size: int) -> list[int] | None:
+    """The axes along which ``size x size`` crops of the held-out volume(s) can be sliced, the
+    axes a training set compared with them should be sliced along (None: 2D images, no choice)."""
+    held = held if isinstance(held, list) else [held]
+    train = train if isinstance(train, list) else [train]
+    if not all(np.ndim(v) == 3 for v in held + train):
+        return None
+    return sorted({ax for v in held for ax in crop_axes(np.shape(v), size)})
+
+
+def crops_over(volumes: list, k: int, size: int, rng: np.random.Generator, axes=None) -> list[np.ndarray]:
     """At least ``k`` random crops, the same number from each of ``volumes`` in turn
-    (:func:`random_crops`)."""
-    return [c for v in volumes for c in random_crops(v, -(-k // len(volumes)), size, rng)]
+    (:func:`random_crops`, along ``axes`` only when given)."""
+    return [c for v in volumes for c in random_crops(v, -(-k // len(volumes)), size, rng, axes)]
 
 
 def match_by_fraction(targets, pool, phases) -> list[np.ndarray]:

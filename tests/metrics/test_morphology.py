@@ -9,6 +9,8 @@ from microgen.metrics import (
     interface_density,
     local_thickness,
     match_by_fraction,
+    random_crops,
+    reference_sets,
     summary,
     two_point_autocovariance,
 )
@@ -108,6 +110,23 @@ def test_fidelity_rows_say_which_way_a_metric_is_off():
         assert fine[name]["generated"] < fine[name]["real"] < coarse[name]["generated"]
     assert fine["interface[0-1]"]["generated"] > fine["interface[0-1]"]["real"] > coarse["interface[0-1]"]["generated"]
     assert coarse["fraction[1]"]["real"] == pytest.approx(np.mean([im.mean() for im in real_a]))
+
+
+def test_training_set_is_sliced_like_the_held_out_set():
+    # sections perpendicular to axis 0 are a 2x2 checkerboard; slices along axes 1 and 2 are
+    # stripes, constant along axis 0. Every 16² crop of either has the fraction 0.5, so matching by
+    # fraction cannot tell them apart: only the slicing axes can.
+    y, x = np.indices((24, 24))
+    vol = np.broadcast_to(((y // 2 + x // 2) % 2)[None], (60, 24, 24)).astype(np.uint8)
+    striped = lambda crops: [bool((c == c[:1]).all()) for c in crops]  # noqa: E731
+    held, train = vol[50:], vol[:50]  # the held-out block is 10 thick: 16² crops are sections only
+    a, b = reference_sets(held, train, 12, 16, [1], np.random.default_rng(1))
+    assert not any(striped(a)) and not any(striped(b))
+    mixed = striped(random_crops(train, 40, 16, np.random.default_rng(1)))
+    assert any(mixed) and not all(mixed)  # slices along every axis
+    assert all(striped(random_crops(train, 20, 16, np.random.default_rng(1), axes=[1, 2])))
+    with pytest.raises(ValueError, match=r"too small for 16x16 crops along axes \[1\]"):
+        random_crops(held, 1, 16, np.random.default_rng(1), axes=[1])
 
 
 def test_match_by_fraction_pairs_closest():
