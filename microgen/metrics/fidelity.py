@@ -161,9 +161,7 @@ def crop_axes(shape, size: int) -> list:
     return [a for a in range(len(shape)) if all(shape[b] >= size for b in range(len(shape)) if b != a)]
 
 
-def random_crops(
-    volume: np.ndarray, n: int, size: int, rng: np.random.Generator, axes=None
-) -> list[np.ndarray]:
+def random_crops(volume: np.ndarray, n: int, size: int, rng: np.random.Generator, axes=None) -> list[np.ndarray]:
     """``n`` random ``size x size`` 2D crops (slices along random axes if ``volume`` is 3D; along
     one of ``axes`` only when given)."""
     volume = np.asarray(volume)

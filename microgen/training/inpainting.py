@@ -21,6 +21,7 @@ from microgen.engine import DSDModel
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, check_sharpness, format_sharpness
 from microgen.io import read_volume
 from microgen.metrics import fidelity_table, match_by_fraction, random_crops
+from microgen.metrics.fidelity import held_axes
 
 from .calibrate import HOLE_GRID, ISLAND_GRID, POLISH_GRID, best_pair, check_grids, finishes, mean_ratio, parse_finish
 from .data import split_holdout
@@ -132,7 +133,8 @@ def calibrate_inpainting(
 
 class _Holes:
     """``n`` crops of ``size`` from ``held`` with their central ``hole`` square cut out, and
-    fraction-matched ``hole`` crops of ``train`` as the natural spread."""
+    fraction-matched ``hole`` crops of ``train``, sliced along the axes the held-out crops are, as
+    the natural spread."""
 
     def __init__(self, model, held, train, size: int, hole: int, n: int, seed: int) -> None:
         if not 0 < hole < size:
@@ -147,7 +149,8 @@ class _Holes:
         self.mask = np.zeros((size, size), bool)
         self.mask[self.square] = True
         self.real = [c[self.square] for c in self.crops]
-        self.other = match_by_fraction(self.real, random_crops(train, 4 * n, hole, rng), self.phases)
+        axes = held_axes(held, train, size)  # the holes lie in such slices: the spread too
+        self.other = match_by_fraction(self.real, random_crops(train, 4 * n, hole, rng, axes), self.phases)
 
     def fill(
         self, model, *, steps, polish, sharpness, islands=None, holes=None, whole=False, offsets="auto"
