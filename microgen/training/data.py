@@ -59,9 +59,9 @@ class CropSampler:
     A 3D volume gives slices along each of its three axes, or along ``axes`` only (e.g. ``[0]``:
     sections perpendicular to axis 0, for an anisotropic material whose 2D images should show one
     plane); a 2D image gives itself (many small images, e.g. digits, are many 2D "volumes" cropped
-    at their own size). ``classes`` gives each
-    volume a class index for class-conditioned training. The state (a NumPy generator) is saved
-    in checkpoints so a resumed run sees the same crops.
+    at their own size). ``classes`` gives each volume a class index for class-conditioned
+    training. The state (a NumPy generator) is saved in checkpoints so a resumed run sees the same
+    crops.
     """
 
     def __init__(
