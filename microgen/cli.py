@@ -24,6 +24,7 @@ from microgen.engine.sampler import (
     format_sharpness,
 )
 from microgen.training.calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID
+from microgen.training.data import check_slice_axes
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
 
 #: stands for "the fractions of the model's stored reference crops" (--match-reference)
@@ -307,15 +308,16 @@ _RESUMED_OPTIONS = {
 
 
 def _slice_axes(text: str) -> list[int]:
-    """``--slice-axes``: "all" -> [] (every axis), else distinct axes from 0, 1, 2."""
+    """``--slice-axes``: "all" -> [] (every axis), else distinct axes from 0, 1, 2
+    (:func:`~microgen.training.data.check_slice_axes`)."""
     if text.strip().lower() == "all":
         return []
-    parts = [p.strip() for p in text.split(",")]
-    if not parts or any(p not in ("0", "1", "2") for p in parts) or len(set(parts)) != len(parts):
+    try:
+        return check_slice_axes([int(p) for p in text.split(",")])
+    except ValueError:
         raise click.BadParameter(
             f"must be all or distinct axes from 0,1,2, comma-separated, got {text!r}", param_hint="--slice-axes"
-        )
-    return sorted(int(p) for p in parts)
+        ) from None
 
 
 def _resumed_config(cfg: TrainConfig, out) -> TrainConfig:
