@@ -77,18 +77,15 @@ def list_models() -> list[dict]:
 
 
 def _protocol_summary(card: dict) -> str:
-    """``"4 of 5"``: the metrics (fractions excluded) whose ratio at the card's issue protocol is
-    within 1.5, by the median over its reference draws where it has several; ``""`` if none."""
-    from microgen.training.export import draw_medians
+    """``"4 of 5"``: the metrics (fractions excluded, the relative diffusivity included) whose ratio
+    at the card's issue protocol is within 1.5, by the median over its reference draws where it has
+    several; ``""`` if none."""
+    from microgen.training.judge import protocol_score
 
-    protocol = card.get("fidelity_issue_protocol")
-    if not protocol:
+    if not card.get("fidelity_issue_protocol"):
         return ""
-    if protocol.get("draws", {}).get("ratios"):
-        ratios = list(draw_medians(protocol["draws"]).values())
-    else:
-        ratios = [r["ratio"] for r in protocol["rows"] if not r["metric"].startswith("fraction")]
-    return f"{sum(r <= 1.5 for r in ratios)} of {len(ratios)}"
+    score = protocol_score(card, transport=True)
+    return f"{score.within} of {len(score.medians)}"
 
 
 def load_model(name_or_path, device: str = "auto", *, kind: str | None = None) -> DSDModel:
