@@ -55,7 +55,7 @@ def main() -> None:
                 v = verdict(scores[name], shipped, slack=args.slack)
             except ValueError as e:
                 ap.error(str(e))
-            for line in v.lines(scores[name], shipped, args.slack):
+            for line in v.lines():
                 print(f"  {line}")
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from microgen.training.export import draw_medians
+
 LIMIT = 1.5  # a metric passes when its median ratio (distance / natural spread) is within this
 
 
@@ -48,14 +50,10 @@ def protocol_score(card: dict, *, transport: bool = False) -> ProtocolScore:
     if not protocol:
         raise ValueError(f"card of {card.get('name')!r} has no protocol table (export with --protocol 256 32)")
     if protocol.get("draws", {}).get("ratios"):
-        ratios = {m: float(np.median(v)) for m, v in protocol["draws"]["ratios"].items()}
+        ratios = draw_medians(protocol["draws"])
     else:
-        ratios = {r["metric"]: float(r["ratio"]) for r in protocol["rows"]}
-    medians = {
-        m: v
-        for m, v in ratios.items()
-        if not m.startswith("fraction") and (transport or not m.startswith("relative_diffusivity"))
-    }
+        ratios = {r["metric"]: float(r["ratio"]) for r in protocol["rows"] if not r["metric"].startswith("fraction")}
+    medians = {m: v for m, v in ratios.items() if transport or not m.startswith("relative_diffusivity")}
     if not medians:
         raise ValueError(f"card of {card.get('name')!r} has no fidelity metrics in its protocol table")
     return ProtocolScore(medians)
@@ -74,25 +72,41 @@ def median_of_sets(scores: list[ProtocolScore]) -> ProtocolScore:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Conditions (a)-(c) of a shipping rule; ``passes`` iff all hold."""
+    """Conditions (a)-(c) of a shipping rule for ``candidate`` against ``shipped``; ``passes`` iff
+    all hold. Made by :func:`verdict`."""
 
-    as_many_within: bool  # (a)
-    worst_not_higher: bool  # (b)
-    mean_lower: bool  # (c)
+    candidate: ProtocolScore
+    shipped: ProtocolScore
+    slack: float = 0.0
+
+    @property
+    def as_many_within(self) -> bool:  # (a)
+        return self.candidate.within >= self.shipped.within
+
+    @property
+    def worst_not_higher(self) -> bool:  # (b)
+        return self.candidate.worst <= self.shipped.worst
+
+    @property
+    def mean_lower(self) -> bool:  # (c)
+        if self.slack:
+            return self.candidate.mean <= self.shipped.mean + self.slack
+        return self.candidate.mean < self.shipped.mean
 
     @property
     def passes(self) -> bool:
         return self.as_many_within and self.worst_not_higher and self.mean_lower
 
-    def lines(self, candidate: ProtocolScore, shipped: ProtocolScore, slack: float = 0.0) -> list[str]:
+    def lines(self) -> list[str]:
         def met(ok: bool) -> str:
             return "met" if ok else "NOT met"
 
-        bound = f"{shipped.mean:.3f}" + (f" + {slack:g}" if slack else "")
+        c, s = self.candidate, self.shipped
+        bound = f"{s.mean:.3f}" + (f" + {self.slack:g}" if self.slack else "")
         return [
-            f"(a) {candidate.within} within {LIMIT} against {shipped.within}: {met(self.as_many_within)}",
-            f"(b) worst {candidate.worst:.2f} against {shipped.worst:.2f}: {met(self.worst_not_higher)}",
-            f"(c) mean {candidate.mean:.3f} against {bound}: {met(self.mean_lower)}",
+            f"(a) {c.within} within {LIMIT} against {s.within}: {met(self.as_many_within)}",
+            f"(b) worst {c.worst:.2f} against {s.worst:.2f}: {met(self.worst_not_higher)}",
+            f"(c) mean {c.mean:.3f} against {bound}: {met(self.mean_lower)}",
             "verdict: " + ("replaces the shipped model" if self.passes else "not shipped"),
         ]
 
@@ -108,5 +122,4 @@ def verdict(candidate: ProtocolScore, shipped: ProtocolScore, *, slack: float = 
         )
     if slack < 0:
         raise ValueError(f"slack must be >= 0, got {slack}")
-    mean_ok = candidate.mean <= shipped.mean + slack if slack else candidate.mean < shipped.mean
-    return Verdict(candidate.within >= shipped.within, candidate.worst <= shipped.worst, mean_ok)
+    return Verdict(candidate, shipped, slack)

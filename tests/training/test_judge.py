@@ -82,7 +82,7 @@ def test_median_of_sets_is_per_metric():
         median_of_sets([ProtocolScore({"a": 1.0}), ProtocolScore({"b": 1.0})])
 
 
-def test_shipped_cards_score_as_models_lists_them():
+def test_shipped_berea_card_scores_its_draw_medians():
     """The shipped berea card: every protocol metric's median equals numpy's over its draws."""
     from microgen.domains import registry
 
