@@ -23,6 +23,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
 )
+from microgen.metrics import PASS_RATIO
 from microgen.training.calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID
 from microgen.training.data import check_slice_axes
 from microgen.training.trainer import TRAIN_CONFIG, TRAIN_PRECISIONS, TrainConfig
@@ -708,7 +709,7 @@ def models() -> None:
         "sides",
         "steps",
         "evaluations",
-        "within 1.5",
+        f"within {PASS_RATIO}",
         "status",
     )
     for col in columns:
@@ -732,9 +733,9 @@ def models() -> None:
     Console(width=max(shutil.get_terminal_size((150, 20)).columns, 100)).print(table)
     if rows:
         click.echo(
-            "within 1.5: protocol metrics (256², 32 images) whose median ratio over 8 reference draws is "
-            "within 1.5x the natural spread (docs/models.md); sides: the image sides a model is recommended for "
-            "(it warns below them)"
+            f"within {PASS_RATIO}: protocol metrics (256², 32 images) whose median ratio over 8 reference draws is "
+            f"within {PASS_RATIO}x the natural spread (docs/models.md); sides: the image sides a model is recommended "
+            "for (it warns below them)"
         )
     else:
         click.echo("no pretrained model installed; train one with `microgen train`")
@@ -805,7 +806,7 @@ def segment_cmd(
 @click.option("--reference", required=True, help="Pretrained model name (stored statistics) or a label volume.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Report folder.")
 @click.option("--kind", type=click.Choice(["rock", "cathode"]), default=None, help="Default: from the labels.")
-@click.option("--tolerance", default=1.5, show_default=True, help="Pass when distance <= tolerance x spread.")
+@click.option("--tolerance", default=PASS_RATIO, show_default=True, help="Pass when distance <= tolerance x spread.")
 @click.option(
     "--transport/--no-transport",
     default=True,

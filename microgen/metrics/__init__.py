@@ -1,6 +1,7 @@
 """Microstructure metrics on label arrays (pure functions; heavy libraries imported lazily)."""
 
 from .fidelity import (
+    PASS_RATIO,
     crop_axes,
     describe,
     descriptors_from_json,
@@ -24,6 +25,7 @@ from .morphology import (
 from .transport import TransportResult, percolates, tortuosity, triple_phase_boundary_density
 
 __all__ = [
+    "PASS_RATIO",
     "crop_axes",
     "TransportResult",
     "percolates",

@@ -120,7 +120,12 @@ def _pooled_histogram(hists) -> np.ndarray:
     return out
 
 
-def fidelity_table(generated, real, real_other, phases, *, tolerance: float = 1.5, **kw) -> list[dict]:
+#: the issues' pass criterion: a metric passes when its distance to the real set is within this many
+#: natural spreads (every fidelity table, report, card and shipping rule uses it)
+PASS_RATIO = 1.5
+
+
+def fidelity_table(generated, real, real_other, phases, *, tolerance: float = PASS_RATIO, **kw) -> list[dict]:
     """Compare ``generated`` with ``real`` and measure the natural spread ``real_other`` vs ``real``.
 
     Each of the three may be a list of label images or the output of :func:`describe` (e.g.

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from microgen.io.preview import PHASE_COLOURS
-from microgen.metrics import describe, fidelity_table
+from microgen.metrics import PASS_RATIO, describe, fidelity_table
 from microgen.metrics.fidelity import SUMMARY_NAMES
 
-DEFAULT_TOLERANCE = 1.5
+DEFAULT_TOLERANCE = PASS_RATIO
 
 
 @dataclass

@@ -29,6 +29,7 @@ from microgen.engine.sampler import (
 )
 from microgen.io import read_volume
 from microgen.metrics import (
+    PASS_RATIO,
     crop_axes,
     describe,
     descriptors_to_json,
@@ -606,7 +607,7 @@ def _fidelity_markdown(f: dict, heading: str) -> list[str]:
         f"{f['sampler']})",
         "",
         "Distance generated vs held-out, next to the natural spread between two disjoint real blocks "
-        f"(ratio <= 1.5 passes), after {finish_text({'polish': 0, **f})} (count-preserving "
+        f"(ratio <= {PASS_RATIO} passes), after {finish_text({'polish': 0, **f})} (count-preserving "
         "speckle, island and hole removal, the defaults); 'raw ratio' is the same samples straight from the "
         "sampler; 'generated' and 'real' are one summary per set (scalars: mean; lengths: mean in voxels; "
         "two-point: correlation length, the lag where the mean curve falls below 1/e), to show which way "
@@ -657,18 +658,18 @@ def _draws_markdown(draws: dict) -> list[str]:
     """The protocol's ratios over independent reference draws: median and range per metric."""
     ratios = {m: v for m, v in draws["ratios"].items() if not m.startswith("fraction")}
     medians = draw_medians(draws)
-    passing = sum(v <= 1.5 for v in medians.values())
+    passing = sum(v <= PASS_RATIO for v in medians.values())
     lines = [
         "",
         f"The same generated images against {draws['n']} independent draws of held-out and training crops "
         "(the first is the table above): one draw's natural spread is a noisy estimate, so the median "
-        f"ratio is the steadier figure ({passing} of {len(medians)} medians within 1.5).",
+        f"ratio is the steadier figure ({passing} of {len(medians)} medians within {PASS_RATIO}).",
         "",
-        "| metric | median ratio | min | max | draws within 1.5 |",
+        f"| metric | median ratio | min | max | draws within {PASS_RATIO} |",
         "|---|---|---|---|---|",
     ]
     for m, v in ratios.items():
         lines.append(
-            f"| {m} | {medians[m]:.2f} | {min(v):.2f} | {max(v):.2f} | {sum(x <= 1.5 for x in v)} of {len(v)} |"
+            f"| {m} | {medians[m]:.2f} | {min(v):.2f} | {max(v):.2f} | {sum(x <= PASS_RATIO for x in v)} of {len(v)} |"
         )
     return lines

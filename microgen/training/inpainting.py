@@ -20,7 +20,7 @@ from microgen.domains import get_kind
 from microgen.engine import DSDModel
 from microgen.engine.sampler import DEFAULT_EVALUATIONS, check_sharpness, format_sharpness
 from microgen.io import read_volume
-from microgen.metrics import fidelity_table, match_by_fraction, random_crops
+from microgen.metrics import PASS_RATIO, fidelity_table, match_by_fraction, random_crops
 from microgen.metrics.fidelity import held_axes
 
 from .calibrate import HOLE_GRID, ISLAND_GRID, POLISH_GRID, best_pair, check_grids, finishes, mean_ratio, parse_finish
@@ -291,9 +291,9 @@ def inpainting_card_markdown(card: dict) -> str:
         "with the real square's exact counts)",
         "",
         "Filled squares against the real squares they replaced, next to the natural spread (fraction-matched "
-        f"{f['hole']}² crops of the training block); ratio <= 1.5 passes. Sampling: {f['evaluations']} network "
-        f"evaluations, sharpness {format_sharpness(f['sharpness'])}, {finish_text(f)} inside the "
-        "hole; "
+        f"{f['hole']}² crops of the training block); ratio <= {PASS_RATIO} passes. Sampling: "
+        f"{f['evaluations']} network evaluations, sharpness {format_sharpness(f['sharpness'])}, "
+        f"{finish_text(f)} inside the hole; "
         f"{f['seconds_per_image']:.2f} s per crop on {card['speed']['device']}."
         + (f" Last column: the generation model {base['model']} filling the same holes." if base else ""),
         "",

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from microgen.metrics import PASS_RATIO as LIMIT  # a metric passes when its median ratio is within this
 from microgen.training.export import draw_medians
-
-LIMIT = 1.5  # a metric passes when its median ratio (distance / natural spread) is within this
 
 
 @dataclass(frozen=True)
