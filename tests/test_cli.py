@@ -489,8 +489,6 @@ def test_models_command_lists_a_table():
     assert warnings.formatwarning is formatter  # the CLI's one-line warnings end with the command
     assert res.exit_code == 0 and "pretrained models" in res.output
     assert "within 1.5" in res.output and "{" not in res.output  # phases as "0 grain, 1 pore", not a dict
-    import microgen
-
     sides = [m["min_side"] for m in microgen.list_models()]
     assert "sides" in res.output and all(f">= {side}" in res.output for side in sides if side)
     assert "any" in res.output or all(sides)

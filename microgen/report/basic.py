@@ -19,8 +19,6 @@ from microgen.io.preview import PHASE_COLOURS
 from microgen.metrics import PASS_RATIO, describe, fidelity_table
 from microgen.metrics.fidelity import SUMMARY_NAMES
 
-DEFAULT_TOLERANCE = PASS_RATIO
-
 
 @dataclass
 class Report:
@@ -33,7 +31,7 @@ class Report:
     reference: dict
     spread_set: dict
     samples: np.ndarray
-    tolerance: float = DEFAULT_TOLERANCE
+    tolerance: float = PASS_RATIO
     info: dict = field(default_factory=dict)
 
     @property
@@ -167,7 +165,7 @@ def build_report(
     phases,
     *,
     title="microgen validation",
-    tolerance=DEFAULT_TOLERANCE,
+    tolerance=PASS_RATIO,
     info=None,
     diffusivity=None,
 ) -> Report:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from microgen.domains import get_kind, registry
-from microgen.metrics import reference_sets
+from microgen.metrics import PASS_RATIO, reference_sets
 from microgen.metrics.fidelity import descriptors_from_json
 
-from .basic import DEFAULT_TOLERANCE, Report, build_report
+from .basic import Report, build_report
 
 
 def _phases_of(labels: np.ndarray, kind: str | None) -> tuple[list, str]:
@@ -64,7 +64,7 @@ def validate(
     *,
     kind: str | None = None,
     n_reference: int = 32,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float = PASS_RATIO,
     transport: bool = True,
     seed: int = 0,
 ) -> Report:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microgen.metrics import PASS_RATIO as LIMIT  # a metric passes when its median ratio is within this
+from microgen.metrics import PASS_RATIO
 from microgen.training.export import draw_medians
 
 
@@ -26,7 +26,7 @@ class ProtocolScore:
 
     @property
     def within(self) -> int:
-        return sum(v <= LIMIT for v in self.medians.values())
+        return sum(v <= PASS_RATIO for v in self.medians.values())
 
     @property
     def worst(self) -> float:
@@ -37,7 +37,7 @@ class ProtocolScore:
         return float(np.mean(list(self.medians.values())))
 
     def summary(self) -> str:
-        return f"{self.within} of {len(self.medians)} within {LIMIT}, worst {self.worst:.2f}, mean {self.mean:.3f}"
+        return f"{self.within} of {len(self.medians)} within {PASS_RATIO}, worst {self.worst:.2f}, mean {self.mean:.3f}"
 
 
 def protocol_score(card: dict, *, transport: bool = False) -> ProtocolScore:
@@ -103,7 +103,7 @@ class Verdict:
         c, s = self.candidate, self.shipped
         bound = f"{s.mean:.3f}" + (f" + {self.slack:g}" if self.slack else "")
         return [
-            f"(a) {c.within} within {LIMIT} against {s.within}: {met(self.as_many_within)}",
+            f"(a) {c.within} within {PASS_RATIO} against {s.within}: {met(self.as_many_within)}",
             f"(b) worst {c.worst:.2f} against {s.worst:.2f}: {met(self.worst_not_higher)}",
             f"(c) mean {c.mean:.3f} against {bound}: {met(self.mean_lower)}",
             "verdict: " + ("replaces the shipped model" if self.passes else "not shipped"),
