@@ -117,12 +117,13 @@ def main() -> None:
     seconds = time.perf_counter() - start
     raw = kind.to_labels(res.labels)
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, gen_seed)
-    _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind))
+    _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind, smooth_grid=[model.smooth]))
     rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {seconds:.0f} s on "
         f"{torch.get_num_threads()} thread(s) ({rule}, {res.evaluations} evaluations, sharpness "
-        f"{format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, holes {model.holes}); "
+        f"{format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, holes {model.holes}, "
+        f"smoothing {list(model.smooth)}); "
         f"{args.draws} draws of {args.n} held-out and {args.n} training crops"
     )
     table = score_draws(describe(gen, phases), first, draw, phases, args)

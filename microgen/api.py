@@ -26,6 +26,7 @@ from microgen.engine.sampler import (
     offsets_used,
     resolve_prior,
 )
+from microgen.engine.smooth import check_widths, parse_widths
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class Generation:
     islands: int = 0
     dissolved: list = field(default_factory=list)
     holes: int = 0
+    smooth: tuple = ()
+    smoothed: list = field(default_factory=list)
 
 
 def list_models() -> list[dict]:
@@ -125,12 +128,14 @@ def sampling_defaults(
     polish: int | None = None,
     islands: int | None = None,
     holes: int | None = None,
+    smooth=None,
     *,
     calibrated: bool = True,
 ) -> tuple:
-    """``(sharpness, polish, islands, holes)`` checked, each ``None`` replaced by the model's
-    calibrated value (``meta["sampling"]``, written by ``microgen export``), else (or with
-    ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS`, 0 and 0."""
+    """``(sharpness, polish, islands, holes, smooth)`` checked, each ``None`` replaced by the
+    model's calibrated value (``meta["sampling"]``, written by ``microgen export``), else (or with
+    ``calibrated=False``) 1 (rates as trained), :data:`~microgen.engine.polish.SWEEPS`, 0, 0 and
+    no smoothing; ``smooth`` comes back as one width per particle phase."""
     if sharpness is None:
         sharpness = model.sharpness if calibrated else 1.0
     if isinstance(sharpness, dict):
@@ -141,11 +146,16 @@ def sampling_defaults(
         islands = model.islands if calibrated else 0
     if holes is None:
         holes = model.holes if calibrated else 0
+    if smooth is None:
+        smooth = model.smooth if calibrated else 0.0
+    if isinstance(smooth, str):
+        smooth = parse_widths(smooth)
     return (
         check_sharpness(sharpness, model.channels),
         check_sweeps(polish),
         check_max_size(islands),
         check_max_size(holes, "hole size"),
+        check_widths(smooth, model.channels),
     )
 
 
@@ -189,6 +199,7 @@ def generate(
     islands: int | None = None,
     holes: int | None = None,
     offsets: str = "auto",
+    smooth=None,
 ) -> Generation:
     """Generate ``n`` label images with exact phase counts.
 
@@ -230,10 +241,14 @@ def generate(
         each step, so no faint grid of the stride (8 voxels) prints; ``"fixed"`` holds the grid
         still; ``"auto"`` (default) does what the model's sampling defaults were calibrated with
         (``stride`` for models exported since session 21, e.g. ``berea``)
+    smooth : width in voxels of one count-preserving threshold-dynamics step right after sampling,
+        before the polish (:func:`microgen.engine.smooth.smooth`: rounds particles, cuts thin
+        spurs; 0 = off), one for every particle phase or one per phase (a sequence in channel
+        order, or ``"1.5/0"``); ``None`` uses the model's calibrated value
     """
     model = _generation_model(model, device)
     used = offsets_used(model, offsets)
-    sharpness, polish, islands, holes = sampling_defaults(model, sharpness, polish, islands, holes)
+    sharpness, polish, islands, holes, smooth = sampling_defaults(model, sharpness, polish, islands, holes, smooth)
     prior = resolve_prior(model, prior)
     kind = get_kind(model.meta.get("kind", "rock"))
     names = kind.channel_names
@@ -269,6 +284,7 @@ def generate(
         polish=polish,
         islands=islands,
         holes=holes,
+        smooth=smooth,
         sharpness=sharpness,
         prior=prior,
         offsets=offsets,
@@ -288,6 +304,8 @@ def generate(
         islands,
         res.dissolved.tolist(),
         holes,
+        smooth,
+        res.smoothed.tolist(),
     )
 
 

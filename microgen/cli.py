@@ -418,6 +418,7 @@ def _generate_command(kind, model_name, fractions, output, size, shape, n, seed,
         "islands_dissolved_up_to": res.islands,
         "holes_filled_up_to": res.holes,
         "voxels_moved_by_island_dissolution": res.dissolved,
+        "smoothing_widths": list(res.smooth),
     }
     write_volume(output, images, metadata=meta, overwrite=overwrite)
     if preview:
@@ -476,6 +477,14 @@ SAMPLING = [
             ("--islands", "After the polish, dissolve islands of each particle phase"),
             ("--holes", "Then fill holes of the particle phases (e.g. grain specks inside a pore)"),
         )
+    ),
+    click.option(
+        "--smooth",
+        type=str,
+        default=None,
+        help="Width in voxels of one count-preserving smoothing step right after sampling, before the polish "
+        "(rounds particles, cuts thin spurs; 0: off), or one per particle phase separated by '/' (cathode: "
+        "active/binder, e.g. 1.5/0) [default: the model's calibrated value, else 0; inpaint: 0].",
     ),
     click.option(
         "--sharpness",
@@ -680,6 +689,7 @@ def inpaint(
             "islands_dissolved_up_to": res.islands,
             "holes_filled_up_to": res.holes,
             "voxels_moved_by_island_dissolution": res.dissolved,
+            "smoothing_widths": list(res.smooth),
         },
         overwrite=overwrite,
     )
@@ -833,16 +843,17 @@ def validate_cmd(generated, reference, out, kind, tolerance, transport, n_refere
     click.echo(f"{'PASSED' if report.passed else 'NOT PASSED'}: report in {Path(out) / 'report.html'}")
 
 
-def _comma_list(text, convert, hint: str, what: str):
-    """``text`` ("1,1.03") as a tuple of ``convert``-ed values, each > 0 and none repeated (None
-    stays None); anything else is refused naming ``what``."""
+def _comma_list(text, convert, hint: str, what: str, *, zero: bool = False):
+    """``text`` ("1,1.03") as a tuple of ``convert``-ed values, each > 0 (>= 0 with ``zero``) and
+    none repeated (None stays None); anything else is refused naming ``what``."""
     if text is None:
         return None
     try:
         values = tuple(convert(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if not values or len(set(values)) != len(values) or not all(np.all(np.asarray(v) > 0) for v in values):
+    low = (lambda v: np.all(np.asarray(v) >= 0)) if zero else (lambda v: np.all(np.asarray(v) > 0))
+    if not values or len(set(values)) != len(values) or not all(low(v) for v in values):
         raise click.BadParameter(f"must be {what}, got {text!r}", param_hint=hint)
     return values
 
@@ -903,6 +914,20 @@ def _comma_list(text, convert, hint: str, what: str):
     help="Sharpness candidates, comma-separated; a candidate may give one value per particle phase "
     f"(1.15/1,1.1/1.05) [default: {','.join(f'{v:g}' for v in SHARPNESS_GRID)}; "
     "inpainting runs: 1,1.04,1.08,1.12].",
+)
+@click.option(
+    "--calibration-smooth",
+    default=None,
+    help="Smoothing widths to calibrate, comma-separated, each a width in voxels or one per particle phase "
+    "(cathode: 0,1,1.5/0) [default: 0, no smoothing; generation runs].",
+)
+@click.option(
+    "--calibration-finish",
+    type=(str, str, str),
+    default=None,
+    metavar="POLISH ISLANDS HOLES",
+    help="Polish sweeps, island sizes and hole sizes to calibrate, each comma-separated (0,1 0 0,8) "
+    "[default: 0,1,2 0,2,4,8 0,2,4,8; generation runs].",
 )
 @click.option(
     "--prior/--no-prior",
@@ -967,6 +992,8 @@ def export_cmd(
     calibration_draws,
     calibration_reference,
     calibration_grid,
+    calibration_smooth,
+    calibration_finish,
     prior,
     protocol,
     protocol_draws,
@@ -991,11 +1018,15 @@ def export_cmd(
     )
     sizes = _comma_list(calibration_size, int, "--calibration-size", "distinct whole numbers > 0, comma-separated")
     range_crops = _comma_list(range_crops, int, "--range-crops", "distinct whole numbers > 0, comma-separated")
+    from microgen.domains import get_kind
+
+    finish_grids = _finish_grids(calibration_smooth, calibration_finish, len(get_kind(kind).particle_labels))
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
-    if inpainting and (range_crops or min_side is not None):
+    if inpainting and (range_crops or min_side is not None or finish_grids):
         raise click.BadParameter(
-            "--range-crops and --min-side apply to generation runs, not to inpainting runs (trained with --holes)"
+            "--range-crops, --min-side, --calibration-smooth and --calibration-finish apply to generation runs, "
+            "not to inpainting runs (trained with --holes)"
         )
     if inpainting:
         from microgen.training.inpainting import export_inpainting_model
@@ -1048,6 +1079,7 @@ def export_cmd(
         protocol_draws=protocol_draws,
         range_crops=range_crops,
         min_side=min_side,
+        calibration_finishes=finish_grids,
     )
     worst = max(r["ratio"] for r in card["fidelity"]["rows"])
     edge = edge_warning(card["sampling"].get("calibration", {}))
@@ -1058,6 +1090,41 @@ def export_cmd(
         f"worst fidelity ratio {worst:.2f}, "
         f"{card['speed']['seconds_per_sample']:.2f} s/sample"
     )
+
+
+def _finish_grids(smooth: str | None, finish, phases: int) -> dict:
+    """``export``'s ``--calibration-smooth`` and ``--calibration-finish`` as keyword grids of
+    :func:`~microgen.training.calibrate.calibrate_sampling` (only those given), for a kind with
+    ``phases`` particle phases."""
+    from microgen.engine.smooth import check_widths, parse_widths
+
+    grids = {}
+    if smooth is not None:
+        grids["smooth_grid"] = _comma_list(
+            smooth,
+            lambda v: check_widths(parse_widths(v), phases),
+            "--calibration-smooth",
+            f"distinct comma-separated widths >= 0, each a number or one per particle phase ({phases})",
+            zero=True,
+        )
+    if finish is not None:
+        names = ("polish_grid", "island_grid", "hole_grid")
+        for name, text, option in zip(names, finish, ("polish", "island", "hole")):
+            grids[name] = _comma_list(
+                text,
+                _whole,
+                "--calibration-finish",
+                f"{option} values: distinct whole numbers >= 0, comma-separated",
+                zero=True,
+            )
+    return grids
+
+
+def _whole(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover  (torchrun -m microgen.cli)

@@ -47,6 +47,7 @@ class Inpainting:
     islands: int = 0
     dissolved: list = field(default_factory=list)
     holes: int = 0
+    smooth: tuple = ()
 
 
 def inpaint(
@@ -70,6 +71,7 @@ def inpaint(
     islands: int | None = None,
     holes: int | None = None,
     offsets: str = "auto",
+    smooth=None,
 ) -> Inpainting:
     """Fill ``mask`` in a label image (or a stack of 2D images) with exact phase counts.
 
@@ -81,14 +83,15 @@ def inpaint(
     porosity : rock models: pore fraction inside the mask
     fractions : dict phase -> fraction inside the mask (cathode: active and binder)
     Without ``porosity``/``fractions`` the region gets the fractions of the rest of its image.
-    sampler, steps, eps, precision, polish, sharpness, islands, holes, offsets : as for :func:`microgen.generate`;
+    sampler, steps, eps, precision, polish, sharpness, islands, holes, offsets, smooth : as for
+        :func:`microgen.generate`;
         ``None`` means the calibrated values of a dedicated inpainting model (chosen on holes), but
         for a generation model 100 evaluations, sharpness 1 (the rates as trained), ``SWEEPS``
-        polish sweeps and no island or hole dissolution, not its calibrated values: those are chosen
-        for unconstrained generation from the spectral prior, and on Berea holes they filled worse
-        (``docs/capabilities.md``). Polish and island/hole dissolution change voxels inside the mask
-        only, so the region counts stay exact. The time grid takes finer steps at large ``t``
-        than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
+        polish sweeps and no smoothing, island or hole dissolution, not its calibrated values:
+        those are chosen for unconstrained generation from the spectral prior, and on Berea holes
+        they filled worse (``docs/capabilities.md``). Smoothing, polish and island/hole
+        dissolution change voxels inside the mask only, so the region counts stay exact. The time
+        grid takes finer steps at large ``t`` than generation's (:data:`~microgen.engine.sampler.INPAINT_GRID_POWER`).
     prior : ``"auto"`` or ``"uniform"`` (the free voxels start uniform; ``"spectral"`` is an error)
     dedicated : use the dedicated inpainting model ``<model>-inpaint`` where ``model`` is a
         pretrained name that ships one (``Inpainting.model`` says which model filled the region)
@@ -100,8 +103,8 @@ def inpaint(
     model = _model_on(companion or model, device)
     # a generation model's calibrated values are for unconstrained generation; a dedicated
     # inpainting model's were chosen on holes (microgen export)
-    sharpness, polish, islands, holes = sampling_defaults(
-        model, sharpness, polish, islands, holes, calibrated=bool(model.meta.get("inpainting"))
+    sharpness, polish, islands, holes, smooth = sampling_defaults(
+        model, sharpness, polish, islands, holes, smooth, calibrated=bool(model.meta.get("inpainting"))
     )
     kind = get_kind(model.meta.get("kind", "rock"))
     img, msk = _check_inputs(image, mask, kind)
@@ -139,6 +142,7 @@ def inpaint(
             polish=polish,
             islands=islands,
             holes=holes,
+            smooth=smooth,
             sharpness=sharpness,
             prior=prior,
             offsets=offsets,
@@ -167,6 +171,7 @@ def inpaint(
         islands,
         dissolved,
         holes,
+        smooth,
     )
 
 

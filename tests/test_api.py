@@ -134,6 +134,14 @@ def test_calibrated_sampling_defaults_are_used_unless_overridden():
     assert all((im == 1).sum() == exact_count(0.3, 256) for im in holed.images)
     assert np.array_equal(run(holes=0).images, tuned.images)
     del model.meta["sampling"]["holes"]
+    model.meta["sampling"]["smooth"] = 1.5
+    smoothed = run()
+    assert smoothed.smooth == (1.5,) and any(smoothed.smoothed)
+    assert all((im == 1).sum() == exact_count(0.3, 256) for im in smoothed.images)
+    assert np.array_equal(run(smooth=0).images, tuned.images) and run(smooth="0").smooth == (0.0,)
+    with pytest.raises(ValueError, match="smoothing widths must be finite numbers >= 0"):
+        run(smooth=-1)
+    del model.meta["sampling"]["smooth"]
     filled = microgen.inpaint(plain.images[0], np.pad(np.ones((8, 8), bool), 4), model=model, seed=1, steps=10)
     assert filled.polish == SWEEPS and filled.sharpness == 1.0  # inpainting keeps the rates as trained
     assert filled.islands == 0

@@ -15,7 +15,7 @@ from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
 from microgen.engine.sampler import format_sharpness
 from microgen.io import read_volume
-from microgen.training.calibrate import POLISH_GRID, best_pair
+from microgen.training.calibrate import POLISH_GRID, best_pair, finish_smooth
 from microgen.training.data import split_holdout
 from microgen.training.export import card_markdown, reference_rng, reference_statistics, relabel
 
@@ -421,6 +421,9 @@ def test_cli_bad_generation_input_exits_2_without_output(tmp_path):
         (["--porosity", "0.2", "--prior", "gauss"], "'auto', 'spectral', 'uniform'"),
         (["--porosity", "0.2", "--sharpness", "1.2/1"], "one value per particle channel (1), got 2"),
         (["--porosity", "0.2", "--sharpness", "sharp"], "finite number > 0"),
+        (["--porosity", "0.2", "--smooth", "-1"], "finite numbers >= 0"),
+        (["--porosity", "0.2", "--smooth", "wide"], "written 1.5 or 1.5/0"),
+        (["--porosity", "0.2", "--smooth", "1/0"], "one width or one per particle phase (1)"),
     ]
     for extra, message in cases:
         res = runner.invoke(main, base + extra)
@@ -556,6 +559,37 @@ def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
     assert res.exit_code == 0, res.output
     labels = tifffile.imread(tmp_path / "c.tif")
     assert [(labels == p).sum() for p in (1, 2)] == [128, 26]  # exact: floor(f * 256 + 0.5)
+
+
+def test_cathode_export_calibrates_a_smoothing_width_per_phase(tmp_path):
+    rng = np.random.default_rng(2)
+    vol = rng.choice(np.array([0, 1, 2], dtype=np.uint8), size=(12, 32, 32), p=[0.4, 0.5, 0.1])
+    tifffile.imwrite(tmp_path / "nmc.tif", vol)
+    args = ["train", "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode", "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(main, [*args, "--crop", "16", "--batch", "2", "--steps", "2", "--width", "4"])
+    assert res.exit_code == 0, res.output
+    export = ["export", str(tmp_path / "run"), "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode"]
+    export += ["--name", "tiny", "--out", str(tmp_path / "tiny"), "--size", "16", "--n-gen", "2", "--steps", "4"]
+    export += ["--calibration-grid", "1", "--calibration-n", "2"]
+    for bad, message in [
+        (["--calibration-smooth", "0,-1"], "distinct comma-separated widths >= 0"),
+        (["--calibration-smooth", "1/1/1"], "one per particle phase (2)"),
+        (["--calibration-finish", "0,x", "0", "0"], "polish values: distinct whole numbers >= 0"),
+    ]:
+        res = CliRunner().invoke(main, [*export, *bad])
+        assert res.exit_code == 2 and message in res.output, (bad, res.output)
+        assert not (tmp_path / "tiny").exists()
+    grids = ["--calibration-smooth", "0,1.5/0", "--calibration-finish", "0,1", "0", "0"]
+    res = CliRunner().invoke(main, [*export, *grids])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    scores = card["sampling"]["calibration"]["scores"]
+    assert set(scores["1"]) == {"0", "1", "s1.5/0+0", "s1.5/0+1"}
+    best = best_pair(scores)[1]
+    model = DSDModel.load(tmp_path / "tiny")
+    assert model.smooth == finish_smooth(best, 2) and card["sampling"]["smooth"] == list(model.smooth)
+    assert card["fidelity"]["smooth"] == list(model.smooth)  # the card's table was measured with it
+    assert "| s1.5/0 p1 |" in (tmp_path / "tiny" / "card.md").read_text()
 
 
 def test_relabel_an_inpainting_model_keeps_its_card(tmp_path):

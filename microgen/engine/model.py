@@ -20,6 +20,7 @@ from .prior import SpectralPrior
 from .process import DSDProcess
 from .sampler import DEFAULT_EVALUATIONS, check_sharpness
 from .schedules import Schedule
+from .smooth import check_widths
 
 FORMAT = "microgen-dsd"
 FORMAT_VERSION = 1
@@ -143,6 +144,12 @@ class DSDModel(nn.Module):
     def holes(self) -> int:
         """Calibrated hole size to fill (``meta["sampling"]["holes"]``, set by export; 0 if none)."""
         return int(self.meta.get("sampling", {}).get("holes", 0))
+
+    @property
+    def smooth(self) -> tuple[float, ...]:
+        """Calibrated smoothing width per particle channel (``meta["sampling"]["smooth"]``, set by
+        export; 0 if none: no smoothing)."""
+        return check_widths(self.meta.get("sampling", {}).get("smooth", 0.0), self.channels)
 
     @property
     def sampling_steps(self) -> int:

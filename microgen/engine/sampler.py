@@ -2,8 +2,9 @@
 
 The pipeline :func:`sample` is short on purpose: start from the stationary law with the requested
 particle totals, repeatedly let a step rule ask the model for rates and move particles, then turn
-counts into a label image (:func:`resolve_collisions`) and, if asked, swap one-voxel speckle away
-(:func:`~microgen.engine.polish.polish`) and dissolve tiny islands
+counts into a label image (:func:`resolve_collisions`) and, if asked, round the particles by a
+count-preserving threshold step (:func:`~microgen.engine.smooth.smooth`), swap one-voxel speckle
+away (:func:`~microgen.engine.polish.polish`) and dissolve tiny islands
 (:func:`~microgen.engine.islands.dissolve`). Every move relocates a particle and every swap
 exchanges two voxels, so the totals per image and channel are exact at every step.
 
@@ -30,6 +31,8 @@ from .polish import polish as polish_labels
 from .precision import autocast, resolve_precision
 from .prior import check_prior
 from .process import _particle_sites, _ravel, _unravel, fold
+from .smooth import check_widths
+from .smooth import smooth as smooth_labels
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class SampleResult:
     dissolved : int array ``(B,)``
         Voxels moved per image by :func:`~microgen.engine.islands.dissolve` (islands and holes; 0
         without them).
+    smoothed : int array ``(B,)``
+        Voxels changed per image by :func:`~microgen.engine.smooth.smooth` (0 without it).
     """
 
     labels: np.ndarray | None
@@ -64,6 +69,7 @@ class SampleResult:
     moved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     swapped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     dissolved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    smoothed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class BinomialTauLeaping:
@@ -471,6 +477,7 @@ def sample(
     polish: int = 0,
     islands: int = 0,
     holes: int = 0,
+    smooth: float | tuple[float, ...] = 0.0,
     sharpness: float | tuple[float, ...] | str | None = None,
     prior: str = "auto",
     offsets: str = "auto",
@@ -501,9 +508,13 @@ def sample(
         Arithmetic of the network evaluations (autocast); rates are then used in float64.
         ``"auto"`` is bfloat16 where the device computes it natively, else float32
         (:func:`resolve_precision`).
+    smooth : float or one float per particle channel
+        Width (voxels) of one count-preserving threshold-dynamics step per particle channel right
+        after collision resolution (:func:`~microgen.engine.smooth.smooth`: rounds particles and
+        removes thin spurs; 0 = off, the default).
     polish : int
         Sweeps of :func:`~microgen.engine.polish.polish` over each label image after collision
-        resolution (count-preserving swaps that remove one-voxel speckle; 0 = off).
+        resolution and smoothing (count-preserving swaps that remove one-voxel speckle; 0 = off).
     islands : int
         After the polish, dissolve the islands of every particle channel with at most this many
         voxels (:func:`~microgen.engine.islands.dissolve`; count-preserving; 0 = off).
@@ -550,6 +561,7 @@ def sample(
             "polish": polish,
             "islands": islands,
             "holes": holes,
+            "smooth": smooth,
             "sharpness": sharpness,
             "prior": prior,
             "offsets": offsets,
@@ -565,13 +577,14 @@ def sample(
             np.concatenate([r.counts for r in parts]),
             max(r.evaluations for r in parts),
             max(r.steps for r in parts),
-            *(np.concatenate([getattr(r, name) for r in parts]) for name in ("moved", "swapped", "dissolved")),
+            *(np.concatenate([getattr(r, k) for r in parts]) for k in ("moved", "swapped", "dissolved", "smoothed")),
         )
     sampler = sampler or BinomialTauLeaping()
     device = model.device
     precision = resolve_precision(precision, device)
     polish = check_sweeps(polish)  # before sampling, not after it
     islands, holes = check_max_size(islands), check_max_size(holes, "hole size")
+    smooth = check_widths(smooth, model.channels)
     if (islands or holes) and model.ndim not in (2, 3):
         raise ValueError(f"island and hole dissolution need a 2D or 3D model, this one is {model.ndim}D")
     sharpness = check_sharpness(model.sharpness if sharpness is None else sharpness, model.channels)
@@ -642,18 +655,21 @@ def sample(
     labels, moved = resolve_collisions(counts_np, frozen=frozen_np, seed=seed)
     swapped = np.zeros(batch, dtype=np.int64)
     dissolved = np.zeros(batch, dtype=np.int64)
+    smoothed = np.zeros(batch, dtype=np.int64)
     boundary = model.process.boundary
+    channels = range(1, model.channels + 1)
     for b in range(batch):
+        if any(smooth):
+            labels[b], smoothed[b] = smooth_labels(labels[b], channels, smooth, boundary=boundary, frozen=frozen_np)
         if polish:
             labels[b], swapped[b] = polish_labels(
                 labels[b], sweeps=polish, boundary=boundary, frozen=frozen_np, seed=seed + b
             )
         if islands or holes:
-            channels = range(1, model.channels + 1)
             labels[b], dissolved[b] = dissolve_phases(
                 labels[b], channels, islands, boundary=boundary, frozen=frozen_np, holes=holes, background=0
             )
-    return SampleResult(labels, counts_np, evaluations, steps, moved, swapped, dissolved)
+    return SampleResult(labels, counts_np, evaluations, steps, moved, swapped, dissolved, smoothed)
 
 
 def resolve_prior(model, prior: str = "auto", frozen=None) -> str:

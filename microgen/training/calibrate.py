@@ -4,7 +4,8 @@ A model that is not fully trained predicts reverse rates that are too even: hops
 material should gather are not likely enough, and the generated structure comes out finer than
 the real one (smaller pores, more interface). :func:`microgen.engine.sharpen` raises the
 per-particle rates to a power, :func:`microgen.engine.polish.polish` removes one-voxel speckle and
-:func:`microgen.engine.islands.dissolve` removes islands and fills holes of a few voxels; they
+:func:`microgen.engine.islands.dissolve` removes islands and fills holes of a few voxels, and
+(where a grid of widths is given) :func:`microgen.engine.smooth.smooth` rounds the particles; they
 interact (a sharper sampler leaves less speckle, and polishing a clean image coarsens it), so this
 module picks them together. Each sharpness value generates the same images (same seed, same
 counts: the counts of crops from one half of the training block); each finish (polish sweeps,
@@ -39,6 +40,8 @@ from microgen.engine.sampler import (
     format_sharpness,
     make_sampler,
 )
+from microgen.engine.smooth import check_widths, format_widths, parse_widths
+from microgen.engine.smooth import smooth as smooth_labels
 from microgen.metrics import describe, fidelity_table, reference_sets
 from microgen.metrics.fidelity import crops_over, match_by_fraction
 
@@ -50,6 +53,9 @@ POLISH_GRID = (0, 1, 2)
 ISLAND_GRID = (0, 2, 4, 8)
 #: candidate hole sizes to fill after that (0 = none)
 HOLE_GRID = (0, 2, 4, 8)
+#: candidate smoothing widths, applied before all of these (0 = none; ``microgen export
+#: --calibration-smooth`` offers more: each multiplies the finishes scored)
+SMOOTH_GRID = (0.0,)
 #: relative score gain island or hole dissolution must bring to be chosen
 ISLAND_MIN_GAIN = 0.05
 #: where the target and spread crops of a calibration come from (:func:`calibration_references`)
@@ -75,8 +81,9 @@ def calibrate_sampling(
     seed: int = 0,
     draws: int = 1,
     reference: str = "halves",
+    smooth_grid=SMOOTH_GRID,
 ) -> dict:
-    """Score every (sharpness, polish, islands, holes) combination of the grids on ``n`` images of
+    """Score every (sharpness, smoothing, polish, islands, holes) combination of the grids on ``n`` images of
     ``size x size`` (each of the sizes, if ``size`` is a sequence).
 
     Parameters
@@ -91,14 +98,17 @@ def calibrate_sampling(
         other) or ``"slabs"`` (from alternating slabs, with more target crops); see
         :func:`calibration_references`
 
-    Returns ``{"sharpness", "polish", "islands", "holes", "edge", "scores", "ratios", "size", "n",
-    "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the chosen
-    sharpness; ``scores[sharpness][finish_key(polish, islands, holes)]`` is the mean ratio,
+    smooth_grid : smoothing widths (:func:`microgen.engine.smooth.smooth`; each a width or one per
+        particle phase; 0 = none) tried before every polish count
+
+    Returns ``{"sharpness", "polish", "islands", "holes", "smooth", "edge", "scores", "ratios",
+    "size", "n", "steps", "draws", "data"}`` (JSON-ready; ``edge`` is :func:`grid_edge` of the
+    chosen sharpness; ``scores[sharpness][finish_key(polish, islands, holes, smooth)]`` is the mean ratio,
     ``ratios[sharpness][finish_key][metric]`` the ratios it is the mean of; ``size`` is an int, or
     the list of sizes, each metric's ratio then the mean over them, with
     ``ratios_by_size[str(size)][sharpness][finish_key][metric]`` the ratios at each).
     """
-    check_grids(grid, polish_grid, island_grid, hole_grid)
+    check_grids(grid, polish_grid, island_grid, hole_grid, smooth_grid)
     if draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {draws}")
     sizes = check_sizes(size, model)
@@ -125,7 +135,15 @@ def calibrate_sampling(
             by_size[str(side)][format_sharpness(value)] = {
                 key: median_ratios(describe(images, phases), described, phases)
                 for key, images in finishes(
-                    raw, phases, polish_grid, island_grid, model.process.boundary, seed, hole_grid=hole_grid, kind=kind
+                    raw,
+                    phases,
+                    polish_grid,
+                    island_grid,
+                    model.process.boundary,
+                    seed,
+                    hole_grid=hole_grid,
+                    kind=kind,
+                    smooth_grid=smooth_grid,
                 )
             }
     # per metric, to judge other objectives later
@@ -142,6 +160,7 @@ def calibrate_sampling(
         "polish": sweeps,
         "islands": islands,
         "holes": holes,
+        "smooth": list(finish_smooth(best_f, len(phases))),
         "edge": grid_edge(chosen, [check_sharpness(s) for s in scores]),  # the values the choice was made from
         "scores": scores,
         "ratios": ratios,
@@ -282,48 +301,84 @@ def _mean(ratios: dict[str, float]) -> float:
     return float(np.mean(list(ratios.values()))) if ratios else float("inf")
 
 
-def check_grids(grid, polish_grid, island_grid, hole_grid) -> None:
+def check_grids(grid, polish_grid, island_grid, hole_grid, smooth_grid=SMOOTH_GRID) -> None:
     """Refuse an empty candidate grid."""
-    if not grid or not polish_grid or not island_grid or not hole_grid:
-        raise ValueError("the sharpness, polish, island and hole grids must not be empty")
+    if not grid or not polish_grid or not island_grid or not hole_grid or not smooth_grid:
+        raise ValueError("the sharpness, smoothing, polish, island and hole grids must not be empty")
 
 
-def finishes(images, phases, polish_grid, island_grid, boundary, seed, frozen=None, *, hole_grid=(0,), kind=None):
-    """``(finish_key, finished images)`` for every polish count, island size and hole size of the
-    grids: polish sweeps first (once per count), then the islands of every phase in ``phases``
-    dissolved, then the holes filled (face-connected islands of ``kind``'s background phase); only
-    voxels that are not ``frozen`` change."""
-    if any(hole_grid) and kind is None:
-        raise ValueError("filling holes needs the material kind (its background phase)")
-    for sweeps in polish_grid:
-        polished = [
-            polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=frozen, seed=seed + i)[0]
-            for i, im in enumerate(images)
-        ]
-        for size in island_grid:
-            # islands once per size; each hole size then starts from that (the sampler's order)
-            dissolved = [dissolve_phases(im, phases, size, boundary=boundary, frozen=frozen)[0] for im in polished]
-            for holes in hole_grid:
-                out = dissolved
-                if holes:
-                    out = [fill_holes(im, kind.background, holes, boundary=boundary, frozen=frozen)[0] for im in out]
-                yield finish_key(sweeps, size, holes), out
+def finishes(
+    images,
+    phases,
+    polish_grid,
+    island_grid,
+    boundary,
+    seed,
+    frozen=None,
+    *,
+    hole_grid=(0,),
+    kind=None,
+    smooth_grid=SMOOTH_GRID,
+):
+    """``(finish_key, finished images)`` for every smoothing width, polish count, island size and
+    hole size of the grids, in the sampler's order: the particle phases ``phases`` smoothed first
+    (once per width), then polish sweeps (once per count), then the islands of every phase in
+    ``phases`` dissolved, then the holes filled (face-connected islands of ``kind``'s background
+    phase); only voxels that are not ``frozen`` change."""
+    if (any(hole_grid) or any(any(check_widths(w, len(phases))) for w in smooth_grid)) and kind is None:
+        raise ValueError("filling holes and smoothing need the material kind (its background phase)")
+    for width in smooth_grid:
+        width = check_widths(width, len(phases))
+        smoothed = images
+        if any(width):
+            smoothed = [
+                smooth_labels(im, phases, width, background=kind.background, boundary=boundary, frozen=frozen)[0]
+                for im in images
+            ]
+        for sweeps in polish_grid:
+            polished = [
+                polish_labels(im, sweeps=sweeps, boundary=boundary, frozen=frozen, seed=seed + i)[0]
+                for i, im in enumerate(smoothed)
+            ]
+            for size in island_grid:
+                # islands once per size; each hole size then starts from that (the sampler's order)
+                dissolved = [dissolve_phases(im, phases, size, boundary=boundary, frozen=frozen)[0] for im in polished]
+                for holes in hole_grid:
+                    out = dissolved
+                    if holes:
+                        background = kind.background
+                        out = [fill_holes(im, background, holes, boundary=boundary, frozen=frozen)[0] for im in out]
+                    yield finish_key(sweeps, size, holes, width), out
 
 
-def finish_key(sweeps: int, islands: int, holes: int = 0) -> str:
+def finish_key(sweeps: int, islands: int, holes: int = 0, smooth=0.0) -> str:
     """Score key of a finish: ``"2"`` (two polish sweeps), ``"2+i8"`` (then islands <= 8
-    dissolved), ``"2+h4"`` (holes <= 4 filled) or ``"2+i8+h4"`` (both)."""
-    return f"{sweeps}" + (f"+i{islands}" if islands else "") + (f"+h{holes}" if holes else "")
+    dissolved), ``"2+h4"`` (holes <= 4 filled), ``"2+i8+h4"`` (both), each after smoothing with
+    ``"s1.5+2"`` (width 1.5 for every particle phase) or ``"s1.5/0+2"`` (one per phase)."""
+    widths = smooth if isinstance(smooth, (tuple, list)) else (smooth,)
+    prefix = f"s{format_widths(widths)}+" if any(widths) else ""
+    return prefix + f"{sweeps}" + (f"+i{islands}" if islands else "") + (f"+h{holes}" if holes else "")
+
+
+def finish_smooth(key: str, phases: int) -> tuple[float, ...]:
+    """The smoothing widths (one per particle phase; zeros without smoothing) of a :func:`finish_key`."""
+    head = key.split("+")[0]
+    return check_widths(parse_widths(head[1:]) if head.startswith("s") else 0.0, phases)
 
 
 def parse_finish(key: str) -> tuple[int, int, int]:
-    """``(polish sweeps, island size, hole size)`` of a :func:`finish_key`."""
+    """``(polish sweeps, island size, hole size)`` of a :func:`finish_key` (its smoothing:
+    :func:`finish_smooth`)."""
+    if key.startswith("s"):
+        key = key.split("+", 1)[1] if "+" in key else ""
     sweeps, *parts = key.split("+")
     sizes = {"i": 0, "h": 0}
     for part in parts:
         if part[:1] not in sizes or not part[1:].isdigit():
             raise ValueError(f"not a finish key: {key!r}")
         sizes[part[0]] = int(part[1:])
+    if not sweeps.isdigit():
+        raise ValueError(f"not a finish key: {key!r}")
     return int(sweeps), sizes["i"], sizes["h"]
 
 
@@ -345,13 +400,18 @@ def mean_ratio(rows) -> float:
 
 def best_pair(scores: dict) -> tuple[str, str]:
     """The ``(sharpness, finish)`` keys of the lowest score in ``scores[sharpness][finish]``, where
-    a finish that dissolves islands or holes must beat the best one without by ``ISLAND_MIN_GAIN``: the
-    step changes the structure, and a gain within the calibration's noise is not evidence for it
-    (Berea holes: 2 % better on the training block, worse on the held-out block)."""
+    a finish that smooths or dissolves islands or holes must beat the best one without by
+    ``ISLAND_MIN_GAIN``: the step changes the structure, and a gain within the calibration's noise
+    is not evidence for it (Berea holes: 2 % better on the training block, worse on the held-out
+    block)."""
     pairs = [(s, f) for s in scores for f in scores[s]]
     best = min(pairs, key=lambda sf: scores[sf[0]][sf[1]])
-    plain = [sf for sf in pairs if not any(parse_finish(sf[1])[1:])]
-    if plain and any(parse_finish(best[1])[1:]):
+
+    def structural(key: str) -> bool:
+        return key.startswith("s") or any(parse_finish(key)[1:])
+
+    plain = [sf for sf in pairs if not structural(sf[1])]
+    if plain and structural(best[1]):
         fallback = min(plain, key=lambda sf: scores[sf[0]][sf[1]])
         if scores[best[0]][best[1]] > (1 - ISLAND_MIN_GAIN) * scores[fallback[0]][fallback[1]]:
             return fallback
@@ -365,12 +425,14 @@ __all__ = [
     "ISLAND_MIN_GAIN",
     "POLISH_GRID",
     "SHARPNESS_GRID",
+    "SMOOTH_GRID",
     "best_pair",
     "calibrate_sampling",
     "calibration_references",
     "check_grids",
     "check_reference",
     "finish_key",
+    "finish_smooth",
     "finishes",
     "grid_edge",
     "mean_ratio",

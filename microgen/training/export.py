@@ -27,6 +27,7 @@ from microgen.engine.sampler import (
     offsets_used,
     resolve_prior,
 )
+from microgen.engine.smooth import format_widths
 from microgen.io import read_volume
 from microgen.metrics import (
     PASS_RATIO,
@@ -124,6 +125,7 @@ def export_model(
     protocol_draws: int = 8,
     range_crops: Sequence[int] | None = None,
     min_side: int | None = None,
+    calibration_finishes: dict | None = None,
 ) -> dict:
     """Write ``out`` (model + ``reference.json`` + ``card.json``/``card.md``) from training run ``run``.
 
@@ -156,7 +158,11 @@ def export_model(
 
     ``min_side``: the smallest image side the model is recommended for (stored as
     ``meta["min_side"]``; generation warns below it and the card says so), where a model reads
-    worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model."""
+    worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model.
+
+    ``calibration_finishes``: other finish grids for the calibration, by the keyword names of
+    :func:`~microgen.training.calibrate.calibrate_sampling` (``smooth_grid``, ``polish_grid``,
+    ``island_grid``, ``hole_grid``); the module's grids where absent."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
     if calibrate:
@@ -212,6 +218,7 @@ def export_model(
             seed=seed,
             draws=calibration_draws,
             reference=calibration_reference,
+            **(calibration_finishes or {}),
         )
         model.meta["sampling"].update(
             {
@@ -220,12 +227,13 @@ def export_model(
                 "polish": cal["polish"],
                 "islands": cal["islands"],
                 "holes": cal["holes"],
+                "smooth": cal["smooth"],
                 "calibration": {k: v for k, v in cal.items() if not k.startswith("ratios")},  # per metric: card only
             }
         )
     if polish is None:
         polish = model.polish_sweeps
-    finish = (polish, model.islands, model.holes)
+    finish = (polish, model.islands, model.holes, model.smooth)
     fidelity, speed, _ = _measure(model, mat, train, ref, n_gen, steps, finish, seed, n_ref, rng)
     extra = {}
     if protocol is not None:
@@ -317,12 +325,12 @@ def reference_rng(seed: int, size: int, draw: int = 0) -> np.random.Generator:
 def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int, n_ref: int, rng):
     """The card's ``fidelity`` and ``speed`` entries: ``n`` images generated at the pore (phase)
     counts of the held-out crops of reference set ``ref`` (its ``size``), finished with
-    ``finish = (polish, islands, holes)``, scored against those crops, beside the raw sampler
+    ``finish = (polish, islands, holes, smoothing widths)``, scored against those crops, beside the raw sampler
     output and (two-phase media) tuned Gaussian blobs; third, the descriptors of the finished
     images (:func:`_draw_ratios` scores them again)."""
     from microgen.metrics.fidelity import descriptors_from_json, subset
 
-    polish, islands, holes = finish
+    polish, islands, holes, widths = finish
     size, phases = ref["size"], list(mat.particle_labels)
     totals = ref["counts"][:n]
     start = time.perf_counter()
@@ -337,14 +345,25 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
     )
     raw = mat.to_labels(res.labels)
     _, gen = next(
-        finishes(list(raw), phases, [polish], [islands], model.process.boundary, seed, hole_grid=[holes], kind=mat)
+        finishes(
+            list(raw),
+            phases,
+            [polish],
+            [islands],
+            model.process.boundary,
+            seed,
+            hole_grid=[holes],
+            kind=mat,
+            smooth_grid=[widths],
+        )
     )
     seconds = time.perf_counter() - start
     n = len(totals)  # compare with the held-out crops the samples were matched to
     ref_a, ref_b = (subset(descriptors_from_json(ref[k]), n) for k in ("A", "B"))
     got = describe(gen, phases, diffusivity=mat.transport_phase)
     rows = _table(got, ref_a, ref_b, phases, mat.transport_phase)
-    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if polish or islands or holes else rows
+    finished = polish or islands or holes or any(widths)
+    raw_rows = _table(list(raw), ref_a, ref_b, phases, mat.transport_phase) if finished else rows
     fidelity = {
         "size": size,
         "generated": n,
@@ -354,6 +373,7 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
         "polish": polish,
         "islands": islands,
         "holes": holes,
+        "smooth": list(widths),
         "rows": rows,
         "raw_rows": raw_rows,
         "baseline": _blobs_baseline(mat, train, totals, size, n_ref, ref_a, ref_b, rng),
@@ -440,8 +460,10 @@ def finish_text(settings: dict) -> str:
     """The finish of a card's ``sampling`` or ``fidelity`` dict: ``"polish 2 sweeps"``, ``"polish 2
     sweeps, islands <= 8 dissolved, holes <= 4 filled"``... (older cards: no islands or holes)."""
     islands, holes = settings.get("islands", 0), settings.get("holes", 0)
+    widths = settings.get("smooth") or [0.0]
     return (
-        f"polish {settings.get('polish', SWEEPS)} sweeps"
+        (f"smoothing width {format_widths(widths)} voxels, then " if any(widths) else "")
+        + f"polish {settings.get('polish', SWEEPS)} sweeps"
         + (f", islands <= {islands} dissolved" if islands else "")
         + (f", holes <= {holes} filled" if holes else "")
     )
@@ -449,6 +471,8 @@ def finish_text(settings: dict) -> str:
 
 #: how a card explains the columns of its calibration table
 FINISH_LEGEND = "pN iK hM: N polish sweeps, then islands of up to K voxels dissolved, then holes of up to M filled"
+#: the legend of a calibration table that tried smoothing widths
+SMOOTH_LEGEND = "sW " + FINISH_LEGEND.replace(": N polish", ": smoothing of width W (if any), then N polish", 1)
 
 
 def _sampling_markdown(sampling: dict) -> list[str]:
@@ -483,13 +507,18 @@ def _sampling_markdown(sampling: dict) -> list[str]:
             f"{cal['data']}"
             + (f", each metric's ratio the median over {cal['draws']} draws" if cal.get("draws", 1) > 1 else "")
             + (" and the mean over the sizes" if isinstance(cal["size"], list) else "")
-            + f"; mean fidelity ratio of each combination (lower is better; {FINISH_LEGEND}):"
+            + f"; mean fidelity ratio of each combination (lower is better; {_legend(cal['scores'])}):"
         )
         lines += ["", *calibration_table(cal["scores"])]
         edge = edge_warning(cal)
         if edge:
             lines += ["", edge]
     return lines
+
+
+def _legend(scores: dict) -> str:
+    smoothed = any(key.startswith("s") for by_finish in scores.values() for key in by_finish)
+    return SMOOTH_LEGEND if smoothed else FINISH_LEGEND
 
 
 def edge_warning(cal: dict) -> str | None:
@@ -521,7 +550,8 @@ def _sides(size) -> str:
 def _short_label(key: str) -> str:
     """Row label of a finish key: ``p2``, ``p2 i8``, ``p2 h4`` or ``p2 i8 h4``."""
     sweeps, islands, holes = parse_finish(key)
-    return f"p{sweeps}" + (f" i{islands}" if islands else "") + (f" h{holes}" if holes else "")
+    smooth = f"s{key.split('+')[0][1:]} " if key.startswith("s") else ""
+    return smooth + f"p{sweeps}" + (f" i{islands}" if islands else "") + (f" h{holes}" if holes else "")
 
 
 def calibration_table(scores: dict) -> list[str]:

@@ -38,9 +38,10 @@ MODELS = {
     sharpness=st.sampled_from([None, 0.8, 1.07, 1.5]),
     islands=st.sampled_from([0, 3]),
     holes=st.sampled_from([0, 2]),
+    smooth=st.sampled_from([0.0, 1.0, 2.5]),
 )
 def test_sample_has_exact_counts_and_one_phase_per_voxel(
-    channels, boundary, h, w, fractions, seed, rule, polish, sharpness, islands, holes
+    channels, boundary, h, w, fractions, seed, rule, polish, sharpness, islands, holes, smooth
 ):
     key = (channels, boundary) if (channels, boundary) in MODELS else (1, "periodic")
     model = MODELS[key]
@@ -57,8 +58,10 @@ def test_sample_has_exact_counts_and_one_phase_per_voxel(
         sharpness=sharpness,
         islands=islands,
         holes=holes,
+        smooth=smooth,
     )
     assert res.labels.shape == (2, h, w) and res.labels.dtype == np.uint8
+    assert len(res.smoothed) == 2 and (smooth or not res.smoothed.any())
     assert len(res.swapped) == 2 and (polish or not res.swapped.any())
     assert len(res.dissolved) == 2 and (islands or holes or not res.dissolved.any())
     for b, want in enumerate([totals, totals[::-1][:channels]]):

@@ -7,6 +7,7 @@ from microgen.engine import sample
 from microgen.engine.islands import dissolve
 from microgen.engine.polish import polish
 from microgen.engine.sampler import DEFAULT_SAMPLER, make_sampler
+from microgen.engine.smooth import smooth
 from microgen.metrics import describe, fidelity_table
 from microgen.training.calibrate import (
     ISLAND_MIN_GAIN,
@@ -14,6 +15,7 @@ from microgen.training.calibrate import (
     calibrate_sampling,
     calibration_references,
     finish_key,
+    finish_smooth,
     finishes,
     grid_edge,
     parse_finish,
@@ -205,6 +207,43 @@ def test_finishes_fill_holes_of_the_kind_background_after_the_islands():
     assert any(changed)  # the grain specks inside the pores were filled
     with pytest.raises(ValueError, match="kind"):
         next(finishes(images, [1], [0], [0], "periodic", 0, hole_grid=[2]))
+
+
+def test_finishes_smooth_first_and_keys_name_the_widths():
+    images = list(_blobs((2, 20, 20), 5))
+    for im in images:
+        im[np.random.default_rng(6).random(im.shape) < 0.05] ^= 1
+    rock = get_kind("rock")
+    out = dict(finishes(images, [1], [0, 1], [0], "periodic", 3, kind=rock, smooth_grid=[0.0, 1.5]))
+    assert list(out) == ["0", "1", "s1.5+0", "s1.5+1"]
+    for i, im in enumerate(images):
+        smoothed = smooth(im, [1], 1.5, background=rock.background)[0]
+        assert np.array_equal(out["s1.5+0"][i], smoothed)
+        assert np.array_equal(out["s1.5+1"][i], polish(smoothed, sweeps=1, boundary="periodic", seed=3 + i)[0])
+        assert (out["s1.5+1"][i] == 1).sum() == (im == 1).sum()
+    assert finish_key(1, 4, 8, (1.5, 0.0)) == "s1.5/0+1+i4+h8" and finish_key(2, 0, 0, 0.0) == "2"
+    assert parse_finish("s1.5/0+1+i4+h8") == (1, 4, 8) and finish_smooth("s1.5/0+1+i4+h8", 2) == (1.5, 0.0)
+    assert finish_smooth("2+i4", 2) == (0.0, 0.0) and finish_smooth("s2+0", 2) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="kind"):
+        next(finishes(images, [1], [0], [0], "periodic", 0, smooth_grid=[1.0]))
+
+
+def test_calibration_can_choose_a_smoothing_width():
+    model = tiny_model(channels=1)
+    train = _blobs((8, 24, 24), 0)
+    kw = dict(size=16, n=3, grid=(1.0,), polish_grid=(0,), island_grid=(0,), hole_grid=(0,), steps=6)
+    cal = calibrate_sampling(model, train, get_kind("rock"), smooth_grid=(0.0, 1.0, 2.0), **kw)
+    assert set(cal["scores"]["1"]) == {"0", "s1+0", "s2+0"}
+    assert (f"{cal['sharpness']:g}", finish_key(0, 0, 0, cal["smooth"])) == best_pair(cal["scores"])
+    plain = calibrate_sampling(model, train, get_kind("rock"), **kw)
+    assert plain["smooth"] == [0.0] and set(plain["scores"]["1"]) == {"0"}  # the default grid: no smoothing
+
+
+def test_smoothing_is_chosen_only_for_a_clear_gain():
+    scores = {"1": {"0": 1.0, "s1.5+0": 0.99}}
+    assert best_pair(scores) == ("1", "0")
+    scores["1"]["s1.5+0"] = 0.9
+    assert best_pair(scores) == ("1", "s1.5+0")
 
 
 def test_islands_are_chosen_only_for_a_clear_gain():
