@@ -532,16 +532,22 @@ def test_bad_calibration_grid_exits_2(tmp_path):
         assert not (tmp_path / "o").exists()
 
 
-def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
-    rng = np.random.default_rng(1)
+def _tiny_cathode_export(tmp_path, seed: int) -> list[str]:
+    """Train a tiny cathode run (2 steps) on a random 3-phase volume; the ``microgen export``
+    arguments that package it as ``tmp_path / "tiny"``."""
+    rng = np.random.default_rng(seed)
     vol = rng.choice(np.array([0, 1, 2], dtype=np.uint8), size=(12, 32, 32), p=[0.4, 0.5, 0.1])
     tifffile.imwrite(tmp_path / "nmc.tif", vol)
     args = ["train", "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode", "--out", str(tmp_path / "run")]
     res = CliRunner().invoke(main, [*args, "--crop", "16", "--batch", "2", "--steps", "2", "--width", "4"])
     assert res.exit_code == 0, res.output
-    grid = "1,1.3/1,1/1.3"  # one candidate for both phases, two with a phase of its own
     export = ["export", str(tmp_path / "run"), "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode"]
-    export += ["--name", "tiny", "--out", str(tmp_path / "tiny"), "--size", "16", "--n-gen", "2", "--steps", "4"]
+    return export + ["--name", "tiny", "--out", str(tmp_path / "tiny"), "--size", "16", "--n-gen", "2", "--steps", "4"]
+
+
+def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
+    export = _tiny_cathode_export(tmp_path, 1)
+    grid = "1,1.3/1,1/1.3"  # one candidate for both phases, two with a phase of its own
     res = CliRunner().invoke(main, [*export, "--calibration-grid", grid, "--calibration-n", "2"])
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
@@ -562,15 +568,7 @@ def test_cathode_export_calibrates_a_sharpness_per_phase(tmp_path):
 
 
 def test_cathode_export_calibrates_a_smoothing_width_per_phase(tmp_path):
-    rng = np.random.default_rng(2)
-    vol = rng.choice(np.array([0, 1, 2], dtype=np.uint8), size=(12, 32, 32), p=[0.4, 0.5, 0.1])
-    tifffile.imwrite(tmp_path / "nmc.tif", vol)
-    args = ["train", "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode", "--out", str(tmp_path / "run")]
-    res = CliRunner().invoke(main, [*args, "--crop", "16", "--batch", "2", "--steps", "2", "--width", "4"])
-    assert res.exit_code == 0, res.output
-    export = ["export", str(tmp_path / "run"), "--data", str(tmp_path / "nmc.tif"), "--kind", "cathode"]
-    export += ["--name", "tiny", "--out", str(tmp_path / "tiny"), "--size", "16", "--n-gen", "2", "--steps", "4"]
-    export += ["--calibration-grid", "1", "--calibration-n", "2"]
+    export = _tiny_cathode_export(tmp_path, 2) + ["--calibration-grid", "1", "--calibration-n", "2"]
     for bad, message in [
         (["--calibration-smooth", "0,-1"], "distinct comma-separated widths >= 0"),
         (["--calibration-smooth", "1/1/1"], "one per particle phase (2)"),
