@@ -17,6 +17,7 @@ import numpy as np
 
 import microgen
 from microgen.domains import registry
+from microgen.engine.smooth import format_widths
 from microgen.io import colourise
 from microgen.metrics import two_point_autocovariance
 
@@ -73,7 +74,8 @@ def main() -> None:
         0.5,
         f"{card['name']}: {card['training']['steps']} training steps\n{result.evaluations} network evaluations,\n"
         + result.sampler.split(",")[0].split("(")[0]
-        + f", {result.sampler.rsplit(', ', 1)[-1]}, polish {result.polish}",
+        + f", {result.sampler.rsplit(', ', 1)[-1]}, polish {result.polish}"
+        + (f",\nsmoothing width {format_widths(result.smooth)}" if any(result.smooth) else ""),
         fontsize=9,
     )
     fig.savefig(args.out, dpi=70)
