@@ -76,7 +76,8 @@ def main() -> None:
         rows = fidelity_table(pieces, ref_a, ref_b, phases)
         print(
             f"\n{n} x {size}² ({len(pieces)} tiles of {args.tile}²): {res.seconds / n:.1f} s per image, "
-            f"{res.evaluations} evaluations, polish {res.polish}, islands {res.islands}, holes {res.holes}; "
+            f"{res.evaluations} evaluations, smoothing {list(res.smooth)}, polish {res.polish}, islands {res.islands}, "
+            f"holes {res.holes}; "
             f"{res.sampler}"
         )
         for r in rows:
