@@ -94,24 +94,20 @@ def smooth(
     """
     check_boundary(boundary)
     widths = check_widths(widths, len(phases))
-    out = np.array(labels, copy=True)
+    out = np.array(labels, copy=True, order="C")  # C order: written through out.ravel() below
     free = np.ones(out.shape, bool) if frozen is None else ~np.asarray(frozen, bool)
     if free.shape != out.shape:
         raise ValueError(f"frozen mask shape {free.shape} does not match the image {out.shape}")
     mode = _MODES[boundary]
-    blur = {}
 
     def blurred(label: int, width: float) -> np.ndarray:
-        if (label, width) not in blur:
-            blur[label, width] = ndimage.gaussian_filter((out == label).astype(np.float64), width, mode=mode)
-        return blur[label, width]
+        return ndimage.gaussian_filter((out == label).astype(np.float64), width, mode=mode)
 
     for phase, width in zip(phases, widths):
         inside = out == phase
         n = int((inside & free).sum())
         if width == 0 or n == 0 or n == int(free.sum()):
             continue
-        blur.clear()  # the image changed since the last phase
         score = (blurred(phase, width) + _KEEP * inside)[free]
         keep = np.zeros(score.size, bool)
         keep[np.argpartition(-score, n - 1)[:n]] = True

@@ -86,6 +86,14 @@ def test_periodic_smoothing_commutes_with_a_shift():
     assert np.array_equal(shifted, np.roll(out, (7, -5), (0, 1)))
 
 
+def test_any_memory_layout_gives_the_same_result():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 3, (18, 22)).astype(np.uint8)
+    out, _ = smooth(labels, [1, 2], (1.4, 0.0))
+    f_order, _ = smooth(np.asfortranarray(labels), [1, 2], (1.4, 0.0))
+    assert np.array_equal(f_order, out)
+
+
 def test_noflux_smoothing_mirrors_with_the_image():
     rng = np.random.default_rng(6)
     labels = (rng.random((20, 24)) < 0.4).astype(np.uint8)
