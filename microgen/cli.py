@@ -1112,19 +1112,12 @@ def _finish_grids(smooth: str | None, finish, phases: int) -> dict:
         for name, text, option in zip(names, finish, ("polish", "island", "hole")):
             grids[name] = _comma_list(
                 text,
-                _whole,
+                int,
                 "--calibration-finish",
                 f"{option} values: distinct whole numbers >= 0, comma-separated",
                 zero=True,
             )
     return grids
-
-
-def _whole(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
 
 
 if __name__ == "__main__":  # pragma: no cover  (torchrun -m microgen.cli)

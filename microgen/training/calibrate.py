@@ -325,10 +325,10 @@ def finishes(
     (once per width), then polish sweeps (once per count), then the islands of every phase in
     ``phases`` dissolved, then the holes filled (face-connected islands of ``kind``'s background
     phase); only voxels that are not ``frozen`` change."""
-    if (any(hole_grid) or any(any(check_widths(w, len(phases))) for w in smooth_grid)) and kind is None:
+    widths = [check_widths(w, len(phases)) for w in smooth_grid]
+    if (any(hole_grid) or any(any(w) for w in widths)) and kind is None:
         raise ValueError("filling holes and smoothing need the material kind (its background phase)")
-    for width in smooth_grid:
-        width = check_widths(width, len(phases))
+    for width in widths:
         smoothed = images
         if any(width):
             smoothed = [
@@ -360,18 +360,25 @@ def finish_key(sweeps: int, islands: int, holes: int = 0, smooth=0.0) -> str:
     return prefix + f"{sweeps}" + (f"+i{islands}" if islands else "") + (f"+h{holes}" if holes else "")
 
 
+def split_smooth(key: str) -> tuple[str, str]:
+    """A :func:`finish_key` cut into its smoothing widths as written (``"1.5/0"``; ``""`` without
+    smoothing) and the rest (``"2+i8"``)."""
+    if not key.startswith("s"):
+        return "", key
+    head, _, rest = key.partition("+")
+    return head[1:], rest
+
+
 def finish_smooth(key: str, phases: int) -> tuple[float, ...]:
     """The smoothing widths (one per particle phase; zeros without smoothing) of a :func:`finish_key`."""
-    head = key.split("+")[0]
-    return check_widths(parse_widths(head[1:]) if head.startswith("s") else 0.0, phases)
+    text = split_smooth(key)[0]
+    return check_widths(parse_widths(text) if text else 0.0, phases)
 
 
 def parse_finish(key: str) -> tuple[int, int, int]:
     """``(polish sweeps, island size, hole size)`` of a :func:`finish_key` (its smoothing:
     :func:`finish_smooth`)."""
-    if key.startswith("s"):
-        key = key.split("+", 1)[1] if "+" in key else ""
-    sweeps, *parts = key.split("+")
+    sweeps, *parts = split_smooth(key)[1].split("+")
     sizes = {"i": 0, "h": 0}
     for part in parts:
         if part[:1] not in sizes or not part[1:].isdigit():
@@ -434,6 +441,7 @@ __all__ = [
     "finish_key",
     "finish_smooth",
     "finishes",
+    "split_smooth",
     "grid_edge",
     "mean_ratio",
     "median_ratios",

@@ -39,7 +39,15 @@ from microgen.metrics import (
     reference_sets,
 )
 
-from .calibrate import SHARPNESS_GRID, calibrate_sampling, check_reference, check_sizes, finishes, parse_finish
+from .calibrate import (
+    SHARPNESS_GRID,
+    calibrate_sampling,
+    check_reference,
+    check_sizes,
+    finishes,
+    parse_finish,
+    split_smooth,
+)
 from .data import fraction_summary, split_holdout
 from .trainer import training_crops
 
@@ -550,8 +558,9 @@ def _sides(size) -> str:
 def _short_label(key: str) -> str:
     """Row label of a finish key: ``p2``, ``p2 i8``, ``p2 h4`` or ``p2 i8 h4``."""
     sweeps, islands, holes = parse_finish(key)
-    smooth = f"s{key.split('+')[0][1:]} " if key.startswith("s") else ""
-    return smooth + f"p{sweeps}" + (f" i{islands}" if islands else "") + (f" h{holes}" if holes else "")
+    widths = split_smooth(key)[0]
+    label = f"p{sweeps}" + (f" i{islands}" if islands else "") + (f" h{holes}" if holes else "")
+    return f"s{widths} {label}" if widths else label
 
 
 def calibration_table(scores: dict) -> list[str]:
