@@ -280,6 +280,83 @@ class MultistepLeaping(_GridRule):
         return out, t_next, 1
 
 
+class RestartLeaping:
+    """A grid rule with restarts (Xu, Deng, Chen et al. 2023, "Restart sampling for improving
+    generative processes"), for particles.
+
+    The base rule runs down its grid as usual; on first reaching ``t_low`` the forward process
+    itself carries every particle back up to ``t_high`` (the exact kernel of an independent random
+    walk over ``t_high - t_low``, :meth:`DSDProcess.displace`), and the base rule retraces its grid
+    from ``t_high`` to ``t_low``; ``repeats`` times, then on to ``t_end``. The forward noise is
+    exact, so each restart contracts the error the leaps accumulated above ``t_low`` instead of
+    adding to it; the price is the evaluations of the retraced steps. Particles are only moved,
+    so totals stay exact. ``t_low`` and ``t_high`` are snapped to the base rule's grid.
+
+    Parameters
+    ----------
+    base : a fixed-grid rule (:class:`PoissonLeaping`, :class:`TrapezoidalLeaping`,
+        :class:`MultistepLeaping`)
+    t_low, t_high : float
+        The restart interval, ``0 < t_low < t_high <= 1``.
+    repeats : int
+        Restarts (>= 0; 0 is the base rule).
+    """
+
+    def __init__(self, base, t_low: float, t_high: float, repeats: int = 1) -> None:
+        if not isinstance(base, _GridRule):
+            raise ValueError(f"restarts need a fixed-grid step rule, got {base!r}")
+        if not (0.0 < t_low < t_high <= 1.0):
+            raise ValueError(f"the restart interval needs 0 < t_low < t_high <= 1, got {t_low}, {t_high}")
+        if not (isinstance(repeats, (int, np.integer)) and repeats >= 0):
+            raise ValueError(f"repeats must be an integer >= 0, got {repeats!r}")
+        self.base, self.t_low, self.t_high, self.repeats = base, float(t_low), float(t_high), int(repeats)
+        self.process = None
+        self._left = self.repeats
+
+    def __repr__(self) -> str:
+        return f"RestartLeaping({self.base!r}, t_low={self.t_low:g}, t_high={self.t_high:g}, repeats={self.repeats})"
+
+    def bind(self, process) -> None:
+        """The forward process that carries the particles back up (set by :func:`sample`)."""
+        self.process = process
+
+    def reset(self) -> None:
+        """Restore the restarts (called by :func:`sample` before every reverse process)."""
+        self._left = self.repeats
+        if hasattr(self.base, "reset"):
+            self.base.reset()
+
+    def interval(self, t_end: float) -> tuple[float, float]:
+        """``(t_low, t_high)`` snapped to the nearest times of the base grid ending at ``t_end``."""
+        grid = self.base.grid(t_end)
+        low, high = (float(grid[np.argmin(np.abs(np.log(grid) - np.log(v)))]) for v in (self.t_low, self.t_high))
+        if not low < high:
+            raise ValueError(f"the restart interval {self.t_low:g}-{self.t_high:g} holds no step of {self.base!r}")
+        return low, high
+
+    def evaluations(self, t_end: float) -> int:
+        """Network evaluations per sample: the base grid's plus the retraced steps'."""
+        grid = self.base.grid(t_end)
+        low, high = self.interval(t_end)
+        per_step = 2 if isinstance(self.base, TrapezoidalLeaping) else 1
+        retraced = int(((grid <= high * (1 + 1e-9)) & (grid > low * (1 + 1e-9))).sum())
+        return per_step * (len(grid) - 1 + self.repeats * retraced)
+
+    def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
+        low, high = self.interval(t_end)
+        if self._left > 0 and t <= low * (1 + 1e-9):
+            if frozen is not None:
+                raise ValueError("restart sampling does not support frozen voxels (the forward noise would move them)")
+            if self.process is None:
+                raise RuntimeError("RestartLeaping.bind(process) must be called before sampling")
+            self._left -= 1
+            counts = self.process.displace(counts, high - t, generator).counts()
+            t = high
+            if hasattr(self.base, "reset"):
+                self.base.reset()
+        return self.base.advance(counts, t, t_end, rate_fn, generator, boundary=boundary, frozen=frozen)
+
+
 def _per_image(tau: float, counts: torch.Tensor) -> torch.Tensor:
     return torch.full((counts.shape[0],), float(tau), dtype=torch.float64, device=counts.device)
 
@@ -631,6 +708,8 @@ def sample(
             rates = model.particle_rates(state, t_batch, label, offset)
         return sharpen(rates.double() * (float(model.time_scale(time)) * allowed), model.r, sharpness)
 
+    if hasattr(sampler, "bind"):
+        sampler.bind(model.process)
     if hasattr(sampler, "reset"):
         sampler.reset()
     t = 1.0

@@ -10,6 +10,7 @@ from microgen.engine import (
     MultistepLeaping,
     PoissonLeaping,
     ProcessConfig,
+    RestartLeaping,
     Schedule,
     TrapezoidalLeaping,
     resolve_collisions,
@@ -19,7 +20,13 @@ from microgen.engine import sampler as sampler_module
 from microgen.engine.sampler import binomial_moves
 from tests.helpers import tiny_model
 
-RULES = [BinomialTauLeaping(0.5), PoissonLeaping(7), TrapezoidalLeaping(4), MultistepLeaping(6)]
+RULES = [
+    BinomialTauLeaping(0.5),
+    PoissonLeaping(7),
+    TrapezoidalLeaping(4),
+    MultistepLeaping(6),
+    RestartLeaping(TrapezoidalLeaping(4), 0.05, 0.4),
+]
 MODELS = {
     key: tiny_model(channels=key[0], boundary=key[1]) for key in [(1, "periodic"), (2, "noflux"), (2, "periodic")]
 }
@@ -96,7 +103,15 @@ def test_step_follows_the_rates_direction():
 
 
 @pytest.mark.parametrize(
-    "rule", [BinomialTauLeaping(0.3), PoissonLeaping(10), TrapezoidalLeaping(5), MultistepLeaping(8)], ids=repr
+    "rule",
+    [
+        BinomialTauLeaping(0.3),
+        PoissonLeaping(10),
+        TrapezoidalLeaping(5),
+        MultistepLeaping(8),
+        RestartLeaping(MultistepLeaping(8), 0.05, 0.4, repeats=2),
+    ],
+    ids=repr,
 )
 def test_same_seed_same_sample_different_seed_differs(rule):
     model = MODELS[(2, "periodic")]
@@ -188,6 +203,10 @@ def test_bad_eps(eps):
         (lambda: TrapezoidalLeaping(10, theta=1.0), r"theta.*\(0, 1\)"),
         (lambda: TrapezoidalLeaping(0), "steps"),
         (lambda: PoissonLeaping(10, grid="linear"), "log.*power"),
+        (lambda: RestartLeaping(BinomialTauLeaping(0.1), 0.1, 0.5), "fixed-grid"),
+        (lambda: RestartLeaping(TrapezoidalLeaping(5), 0.5, 0.1), "0 < t_low < t_high <= 1"),
+        (lambda: RestartLeaping(TrapezoidalLeaping(5), 0.0, 0.1), "0 < t_low < t_high <= 1"),
+        (lambda: RestartLeaping(TrapezoidalLeaping(5), 0.1, 0.5, repeats=-1), "repeats"),
     ],
 )
 def test_bad_grid_rule(make, match):
@@ -200,6 +219,52 @@ def test_evaluations_per_step():
     for rule, evaluations in ((PoissonLeaping(12), 12), (TrapezoidalLeaping(12), 24), (MultistepLeaping(12), 12)):
         res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
         assert (res.evaluations, res.steps) == (evaluations, 12)
+
+
+def test_restarts_retrace_the_grid_between_the_interval_ends():
+    """Each restart jumps from t_low back up to t_high (forward noise, no evaluation) and spends the
+    base rule's evaluations on the grid steps between them again; repeats=0 is the base rule."""
+    model = MODELS[(1, "periodic")]
+    base = TrapezoidalLeaping(10, power=1.0)
+    times = []
+    rule = RestartLeaping(base, 0.05, 0.4, repeats=2)
+    res = sample(
+        model,
+        [[10]],
+        (8, 8),
+        sampler=rule,
+        generator=torch.Generator().manual_seed(0),
+        callback=lambda t, e: times.append(t),
+    )
+    low, high = rule.interval(sampler_module.default_t_end(model))
+    grid = base.grid(sampler_module.default_t_end(model))
+    retraced = int(((grid <= high) & (grid > low)).sum())
+    assert low in grid and high in grid and low < high
+    assert res.steps == 10 + 2 * retraced and res.evaluations == 2 * res.steps == rule.evaluations(grid[-1])
+    assert sum(1 for a, b in zip(times, times[1:]) if b > a) == 2  # two jumps back up, to t_high's next step
+    plain = sample(
+        model,
+        [[10]],
+        (8, 8),
+        sampler=RestartLeaping(base, 0.05, 0.4, repeats=0),
+        generator=torch.Generator().manual_seed(0),
+    )
+    again = sample(model, [[10]], (8, 8), sampler=base, generator=torch.Generator().manual_seed(0))
+    assert np.array_equal(plain.labels, again.labels) and plain.evaluations == 20
+
+
+def test_restarts_refuse_frozen_voxels():
+    frozen = np.zeros((8, 8), dtype=bool)
+    frozen[:, :2] = True
+    with pytest.raises(ValueError, match="frozen"):
+        sample(
+            MODELS[(1, "periodic")],
+            [[5]],
+            (8, 8),
+            frozen=frozen,
+            sampler=RestartLeaping(TrapezoidalLeaping(5), 0.05, 0.4),
+            generator=torch.Generator().manual_seed(0),
+        )
 
 
 def test_bfloat16_rates_stay_close_and_counts_exact():

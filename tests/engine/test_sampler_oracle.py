@@ -17,6 +17,7 @@ from microgen.engine import (
     Lattice,
     MultistepLeaping,
     PoissonLeaping,
+    RestartLeaping,
     Schedule,
     TrapezoidalLeaping,
     kernels,
@@ -75,6 +76,7 @@ SAMPLERS = [
     make_sampler("trapezoidal", 100),  # the product default (log grid of power 0.5)
     MultistepLeaping(steps=30),
     make_sampler("multistep", 100),
+    RestartLeaping(TrapezoidalLeaping(steps=15), 0.06, 0.3, repeats=2),  # exact forward noise, twice
 ]
 
 
@@ -137,6 +139,7 @@ def papers_rule_positions():
         make_sampler("trapezoidal", 100),
         MultistepLeaping(steps=20),
         make_sampler("multistep", 50),
+        RestartLeaping(TrapezoidalLeaping(steps=10), 0.1, 0.5),
     ],
     ids=repr,
 )
