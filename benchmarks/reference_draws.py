@@ -2,7 +2,8 @@
 
     python benchmarks/reference_draws.py --model berea --data ../shared/data/berea/berea_train.tif
         [--size 256] [--n 32] [--draws 8] [--seed 0] [--holdout 0.2] [--steps N] [--sharpness S]
-        [--offsets model|stride|cells] [--sampler binomial --eps 0.1] [--json OUT.json] [--against RUN.json ...]
+        [--offsets model|stride|cells] [--sampler binomial --eps 0.1] [--restart T_LOW,T_HIGH[,REPEATS]]
+        [--json OUT.json] [--against RUN.json ...]
     python benchmarks/reference_draws.py --real --data ../shared/data/ketton/ketton_train.tif [--kind rock]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
@@ -18,7 +19,9 @@ from the model. --offsets stride samples with every offset of the network's stri
 network's cell offsets only, as models exported before), model (default) as the model says
 (``DSDModel.stride_offsets``). --sampler picks the step rule (default: the model's, trapezoidal
 leaping at --steps evaluations); ``--sampler binomial --eps 0.1`` is the paper's rule (Algorithm 2,
-its evaluation count set by the rates), the reference of issue 9's "within 1.1x" target. --json
+its evaluation count set by the rates), the reference of issue 9's "within 1.1x" target.
+--restart wraps the (grid) rule in ``RestartLeaping``: --steps is then the base rule's budget and
+the retraced steps come on top (the run prints the total). --json
 writes the run's figures (evaluations, seconds, per-draw ratios, medians); --against prints, per
 metric, this run's median over the medians of each earlier run's file (same --size, --n, --draws
 and --seed, so the same reference draws and counts; --generation-seed changes the generated set
@@ -45,7 +48,14 @@ import microgen
 from microgen.domains import get_kind
 from microgen.engine import sample
 from microgen.engine.precision import resolve_precision
-from microgen.engine.sampler import DEFAULT_SAMPLER, SAMPLERS, check_sharpness, format_sharpness, make_sampler
+from microgen.engine.sampler import (
+    DEFAULT_SAMPLER,
+    SAMPLERS,
+    RestartLeaping,
+    check_sharpness,
+    format_sharpness,
+    make_sampler,
+)
 from microgen.io import read_volume
 from microgen.metrics.fidelity import (
     describe,
@@ -80,6 +90,11 @@ def main() -> None:
     p.add_argument("--offsets", choices=("model", "stride", "cells"), default="model", help="grid offsets per step")
     p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help="step rule [%(default)s]")
     p.add_argument("--eps", type=float, default=0.1, help="with --sampler binomial: the CFL number [0.1]")
+    p.add_argument(
+        "--restart",
+        default=None,
+        help="T_LOW,T_HIGH[,REPEATS]: restart the grid rule between these times (RestartLeaping) [off]",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads [torch's choice]")
     p.add_argument("--json", default=None, help="write this run's figures to this file")
     p.add_argument("--against", nargs="*", default=[], help="earlier --json files: print median over median")
@@ -108,7 +123,7 @@ def main() -> None:
         model,
         first["counts"][: args.n],
         (args.size, args.size),
-        sampler=make_sampler(args.sampler, steps, eps=args.eps),
+        sampler=rule_of(args, steps),
         precision=resolve_precision("auto", model.device),
         generator=torch.Generator(device=model.device).manual_seed(gen_seed),
         sharpness=sharpness,
@@ -119,6 +134,8 @@ def main() -> None:
     finish = ([model.polish_sweeps], [model.islands], model.process.boundary, gen_seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind, smooth_grid=[model.smooth]))
     rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
+    if args.restart:
+        rule += f" with restarts {args.restart}"
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {seconds:.0f} s on "
         f"{torch.get_num_threads()} thread(s) ({rule}, {res.evaluations} evaluations, sharpness "
@@ -145,6 +162,15 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(run, indent=1))
     for name, other in earlier.items():
         compare_runs(run, other, name)
+
+
+def rule_of(args, steps: int):
+    """The step rule the arguments name, wrapped in :class:`RestartLeaping` with ``--restart``."""
+    rule = make_sampler(args.sampler, steps, eps=args.eps)
+    if not args.restart:
+        return rule
+    low, high, *repeats = (float(v) for v in args.restart.split(","))
+    return RestartLeaping(rule, low, high, int(repeats[0]) if repeats else 1)
 
 
 def check_same_draws(args, other: dict, name: str) -> None:
