@@ -10,7 +10,8 @@ exchanges two voxels, so the totals per image and channel are exact at every ste
 
 Step rules: :class:`BinomialTauLeaping` (the paper's Algorithm 2, about ``4 r / eps`` network
 evaluations), :class:`PoissonLeaping` (first order on a fixed time grid, many hops per particle per
-step) and :class:`TrapezoidalLeaping` (second order, two evaluations per grid step). Each has
+step) and :class:`TrapezoidalLeaping` (second order, two evaluations per grid step);
+:class:`RestartLeaping` wraps a grid rule with restarts by the exact forward process. Each has
 ``advance(counts, t, t_end, rate_fn, generator, ...) -> (counts, t_next, evaluations)``.
 """
 
@@ -543,7 +544,7 @@ def sample(
     totals,
     shape,
     *,
-    sampler: BinomialTauLeaping | PoissonLeaping | TrapezoidalLeaping | MultistepLeaping | None = None,
+    sampler: BinomialTauLeaping | PoissonLeaping | TrapezoidalLeaping | MultistepLeaping | RestartLeaping | None = None,
     generator: torch.Generator | None = None,
     frozen: torch.Tensor | np.ndarray | None = None,
     fixed: torch.Tensor | np.ndarray | None = None,
@@ -570,8 +571,9 @@ def sample(
         Particles to place in the non-frozen region, per image and channel.
     shape : tuple of int
         Spatial shape; every side at least the network stride (see ``DSDModel.check_shape``).
-    sampler : step rule (:class:`BinomialTauLeaping`, :class:`PoissonLeaping` or
-        :class:`TrapezoidalLeaping`), default ``BinomialTauLeaping(0.1)``
+    sampler : step rule (:class:`BinomialTauLeaping`, :class:`PoissonLeaping`,
+        :class:`TrapezoidalLeaping`, :class:`MultistepLeaping` or :class:`RestartLeaping`), default
+        ``BinomialTauLeaping(0.1)``
     generator : torch.Generator on the model's device
     frozen : bool array ``shape``, optional
         Voxels whose content never changes and that no particle may enter.
