@@ -173,3 +173,38 @@ def test_sharpening_pulls_particles_towards_where_the_rates_point():
         exact = _mean_square_distance(np.outer(mats[0][:, x0[0]], mats[1][:, x0[1]]), x0)
         spread = {s: _mean_square_distance(counts[:, c].sum(0), x0) for s, counts in runs.items()}
         assert spread[1.5] < 0.85 * exact < exact / 0.85 < spread[0.6], (c, spread, exact)
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "noflux"])
+def test_a_restart_moves_the_particles_by_the_forward_kernel_over_the_interval(boundary):
+    """On reaching t_low, a restart displaces each particle by the exact forward kernel over
+    t_high - t_low: with zero reverse rates (so the leap after the jump moves nothing) the positions
+    of one particle over many images follow ``p_{t_high - t_low}(x | x0)`` (chi-square), and the
+    rule goes on from the grid time below t_high."""
+    n, side, x0 = 3000, 9, (4, 2)
+    rule = RestartLeaping(TrapezoidalLeaping(steps=12, power=1.0), 0.02, 0.08)
+    rule.bind(DSDProcess(R, boundary, 2))
+    rule.reset()
+    t_end = 1e-4
+    low, high = rule.interval(t_end)
+    counts = torch.zeros((n, 1, side, side), dtype=torch.long)
+    counts[:, 0, x0[0], x0[1]] = 1
+
+    def zero_rates(state, time):
+        return torch.zeros((state.shape[0], 1, 4, side, side), dtype=torch.float64)
+
+    out, t_next, used = rule.advance(
+        counts, low, t_end, zero_rates, torch.Generator().manual_seed(0), boundary=boundary
+    )
+    assert out.sum() == n and used == 2
+    assert t_next == rule.base.next_time(high, t_end) and t_next > low
+    mats = [kernels.transition_matrix(side, R, high - low, boundary) for _ in range(2)]
+    expected = np.outer(mats[0][:, x0[0]], mats[1][:, x0[1]]).ravel() * n
+    observed = out[:, 0].sum(0).numpy().ravel()
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    chi2 = ((obs - exp) ** 2 / np.maximum(exp, 1e-9)).sum()
+    assert stats.chi2.sf(chi2, keep.sum()) > 1e-3, chi2
+    again, t_again, _ = rule.advance(out, low, t_end, zero_rates, torch.Generator().manual_seed(1), boundary=boundary)
+    assert torch.equal(again, out) and t_again < low  # one restart only: at t_low again, the base rule goes on
