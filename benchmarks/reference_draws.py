@@ -169,8 +169,10 @@ def rule_of(args, steps: int):
     rule = make_sampler(args.sampler, steps, eps=args.eps)
     if not args.restart:
         return rule
-    low, high, *repeats = (float(v) for v in args.restart.split(","))
-    return RestartLeaping(rule, low, high, int(repeats[0]) if repeats else 1)
+    low, high, *repeats = args.restart.split(",")
+    if len(repeats) > 1:
+        raise SystemExit(f"--restart takes T_LOW,T_HIGH[,REPEATS], got {args.restart!r}")
+    return RestartLeaping(rule, float(low), float(high), int(repeats[0]) if repeats else 1)
 
 
 def check_same_draws(args, other: dict, name: str) -> None:

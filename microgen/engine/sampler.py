@@ -119,6 +119,8 @@ class _GridRule:
     """
 
     GRIDS = ("log", "power")
+    #: network evaluations per grid step (what ``advance`` returns as its third value)
+    evaluations_per_step = 1
 
     def __init__(self, steps: int = 100, power: float = 1.0, grid: str = "log") -> None:
         if not (isinstance(steps, int) and steps >= 1):
@@ -184,7 +186,8 @@ class PoissonLeaping(_GridRule):
         t_next = self.next_time(t, t_end)
         rates = rate_fn(counts, t)
         tau = _per_image(t - t_next, counts)
-        return poisson_moves(counts, rates, tau, generator, boundary=boundary, frozen=frozen), t_next, 1
+        out = poisson_moves(counts, rates, tau, generator, boundary=boundary, frozen=frozen)
+        return out, t_next, self.evaluations_per_step
 
 
 class TrapezoidalLeaping(_GridRule):
@@ -215,6 +218,8 @@ class TrapezoidalLeaping(_GridRule):
         structure forms) and coarser ones near ``t_end`` than the geometric grid (power 1).
     """
 
+    evaluations_per_step = 2
+
     def __init__(self, steps: int = 50, theta: float = 0.5, power: float = 1.0, grid: str = "log") -> None:
         super().__init__(steps, power, grid)
         if not (isinstance(theta, (int, float)) and 0.0 < theta < 1.0):
@@ -236,7 +241,7 @@ class TrapezoidalLeaping(_GridRule):
         out = poisson_moves(
             mid, extrapolated, _per_image((1.0 - theta) * tau, counts), generator, boundary=boundary, frozen=frozen
         )
-        return out, t_next, 2
+        return out, t_next, self.evaluations_per_step
 
 
 class MultistepLeaping(_GridRule):
@@ -278,7 +283,7 @@ class MultistepLeaping(_GridRule):
             leap_rates = (rates + weight * (rates - prev_rates)).clamp_min(0.0)
         self._history = (rates, t) if t_next > t_end else None  # not kept once the process ends
         out = poisson_moves(counts, leap_rates, _per_image(tau, counts), generator, boundary=boundary, frozen=frozen)
-        return out, t_next, 1
+        return out, t_next, self.evaluations_per_step
 
 
 class RestartLeaping:
@@ -339,9 +344,8 @@ class RestartLeaping:
         """Network evaluations per sample: the base grid's plus the retraced steps'."""
         grid = self.base.grid(t_end)
         low, high = self.interval(t_end)
-        per_step = 2 if isinstance(self.base, TrapezoidalLeaping) else 1
         retraced = int(((grid <= high * (1 + 1e-9)) & (grid > low * (1 + 1e-9))).sum())
-        return per_step * (len(grid) - 1 + self.repeats * retraced)
+        return self.base.evaluations_per_step * (len(grid) - 1 + self.repeats * retraced)
 
     def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
         low, high = self.interval(t_end)
