@@ -36,6 +36,21 @@ MATCH_HELP = (
 )
 
 
+THREADS_HELP = "CPU threads for torch [default: torch's, usually one per core]."
+
+
+def _use_threads(threads: int | None) -> None:
+    """Run the current command's torch work on ``threads`` CPU threads (None: leave torch's
+    setting), restored when the command ends (the CLI called from Python)."""
+    if threads is None:
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    click.get_current_context().call_on_close(lambda: torch.set_num_threads(previous))
+
+
 class _UsageErrors(click.Group):
     """Turn library ``ValueError``/``FileExistsError`` into a one-line message and exit code 2."""
 
@@ -151,7 +166,7 @@ def _denoise_option(help_text: str):
 )
 @click.option("--val-samples", default=8, show_default=True, help="Images per validation pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
 @click.option(
     "--precision",
     type=click.Choice(list(TRAIN_PRECISIONS)),
@@ -227,12 +242,9 @@ def train(
     min_size,
 ) -> None:
     """Train a DSD model on segmented volumes (or grey scans with --segment)."""
-    import torch
-
     from microgen.training.run import train_from_files
 
-    if threads:
-        torch.set_num_threads(threads)
+    _use_threads(threads)
 
     class_names = None
     if classes:
@@ -975,6 +987,7 @@ def _comma_list(text, convert, hint: str, what: str, *, zero: bool = False):
     default=None,
     help="Inpainting runs: also fill the same holes with this generation model (e.g. berea) for the card.",
 )
+@click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
 def export_cmd(
     run,
     data,
@@ -1001,6 +1014,7 @@ def export_cmd(
     min_side,
     hole,
     compare,
+    threads,
 ) -> None:
     """Package a training run as a model directory with reference statistics and a card.
 
@@ -1010,6 +1024,7 @@ def export_cmd(
     from microgen.training.export import edge_warning, export_model
     from microgen.training.inpainting import INPAINT_SHARPNESS_GRID
 
+    _use_threads(threads)
     grid = _comma_list(
         calibration_grid,
         check_sharpness,

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
+import torch
 from click.testing import CliRunner
 
 import microgen
@@ -36,6 +37,7 @@ def test_version_and_help():
 
 def test_train_resume_and_export(tmp_path):
     runner = CliRunner()
+    threads_before = torch.get_num_threads()
     data = _volume(tmp_path / "scan.tif")
     args = [
         "train",
@@ -110,10 +112,14 @@ def test_train_resume_and_export(tmp_path):
             "8",
             "--min-side",
             "16",
+            "--threads",
+            "1",
         ],
     )
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "tiny" / "card.json").read_text())
+    # measured on the threads asked for; the caller's setting is back when the command ends
+    assert card["speed"]["device"].endswith(" x1 threads") and torch.get_num_threads() == threads_before
     # the recommended smallest side: stored with the model, on the card, warned about below it
     assert card["min_side"] == 16 == DSDModel.load(tmp_path / "tiny").meta["min_side"]
     assert "every side >= 16 voxels" in (tmp_path / "tiny" / "card.md").read_text()
@@ -210,6 +216,7 @@ def test_train_resume_and_export(tmp_path):
         ("--range-crops", "8,x", "--range-crops"),
         ("--min-side", "2", "min side must be an integer >= the network stride"),
         ("--calibration-reference", "thirds", "'halves', 'slabs'"),
+        ("--threads", "0", "x>=1"),
     ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
         assert res.exit_code == 2 and message in res.output, res.output
