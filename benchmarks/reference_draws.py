@@ -56,6 +56,7 @@ from microgen.engine.sampler import (
     format_sharpness,
     make_sampler,
 )
+from microgen.engine.smooth import check_widths, parse_widths
 from microgen.io import read_volume
 from microgen.metrics.fidelity import (
     describe,
@@ -95,6 +96,21 @@ def main() -> None:
         default=None,
         help="T_LOW,T_HIGH[,REPEATS]: restart the grid rule between these times (RestartLeaping) [off]",
     )
+    p.add_argument(
+        "--finish",
+        nargs=4,
+        default=None,
+        metavar=("POLISH", "ISLANDS", "HOLES", "SMOOTH"),
+        help="the clean-up instead of the model's: polish sweeps, island and hole sizes, smoothing width(s) "
+        "(0 0 8 0.7; SMOOTH may be 1/0 for a cathode) [the model's]",
+    )
+    p.add_argument("--save-raw", default=None, help="also save the unfinished sampled images (.npz) for --from-raw")
+    p.add_argument(
+        "--from-raw",
+        default=None,
+        help="score the images a --save-raw run sampled (same --model, --size, --n, --seed) instead of sampling: "
+        "another --finish of the same sampler output, at no network cost",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads [torch's choice]")
     p.add_argument("--json", default=None, help="write this run's figures to this file")
     p.add_argument("--against", nargs="*", default=[], help="earlier --json files: print median over median")
@@ -118,36 +134,44 @@ def main() -> None:
     train, held = split_holdout(read_volume(args.data), args.holdout)
     draw = reference_draws(train, held, phases, args)
     first = draw(0)
-    start = time.perf_counter()
-    res = sample(
-        model,
-        first["counts"][: args.n],
-        (args.size, args.size),
-        sampler=rule_of(args, steps),
-        precision=resolve_precision("auto", model.device),
-        generator=torch.Generator(device=model.device).manual_seed(gen_seed),
-        sharpness=sharpness,
-        offsets={"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets),  # the engine's names
-    )
-    seconds = time.perf_counter() - start
-    raw = kind.to_labels(res.labels)
-    finish = ([model.polish_sweeps], [model.islands], model.process.boundary, gen_seed)
-    _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[model.holes], kind=kind, smooth_grid=[model.smooth]))
-    rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
-    if args.restart:
-        rule += f" with restarts {args.restart}"
+    polish, islands, holes, smooth = finish_of(args, model)
+    if args.from_raw:
+        raw, rule, evaluations, seconds, sharpness = load_raw(args, first["counts"][: args.n], phases)
+    else:
+        start = time.perf_counter()
+        res = sample(
+            model,
+            first["counts"][: args.n],
+            (args.size, args.size),
+            sampler=rule_of(args, steps),
+            precision=resolve_precision("auto", model.device),
+            generator=torch.Generator(device=model.device).manual_seed(gen_seed),
+            sharpness=sharpness,
+            offsets={"model": "auto", "cells": "fixed"}.get(args.offsets, args.offsets),  # the engine's names
+        )
+        seconds = time.perf_counter() - start
+        raw, evaluations = kind.to_labels(res.labels), res.evaluations
+        rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
+        if args.restart:
+            rule += f" with restarts {args.restart}"
+        if args.save_raw:
+            save_raw(args, raw, rule, evaluations, seconds, sharpness)
+    finish = ([polish], [islands], model.process.boundary, gen_seed)
+    _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[holes], kind=kind, smooth_grid=[smooth]))
     print(
         f"model {args.model}: {args.n} generated {args.size}² images in {seconds:.0f} s on "
-        f"{torch.get_num_threads()} thread(s) ({rule}, {res.evaluations} evaluations, sharpness "
-        f"{format_sharpness(sharpness)}, polish {model.polish_sweeps}, islands {model.islands}, holes {model.holes}, "
-        f"smoothing {list(model.smooth)}); "
+        f"{torch.get_num_threads()} thread(s) ({rule}, {evaluations} evaluations, sharpness "
+        f"{format_sharpness(sharpness)}, polish {polish}, islands {islands}, holes {holes}, "
+        f"smoothing {list(smooth)}){' (read from ' + args.from_raw + ')' if args.from_raw else ''}; "
         f"{args.draws} draws of {args.n} held-out and {args.n} training crops"
     )
     table = score_draws(describe(gen, phases), first, draw, phases, args)
     run = {
         "model": args.model,
         "sampler": rule,
-        "evaluations": res.evaluations,
+        "finish": {"polish": polish, "islands": islands, "holes": holes, "smooth": list(smooth)},
+        "sharpness": format_sharpness(sharpness),
+        "evaluations": evaluations,
         "seconds_per_sample": seconds / args.n,
         "threads": torch.get_num_threads(),
         "size": args.size,
@@ -162,6 +186,53 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(run, indent=1))
     for name, other in earlier.items():
         compare_runs(run, other, name)
+
+
+def finish_of(args, model) -> tuple[int, int, int, tuple[float, ...]]:
+    """The clean-up to apply: ``--finish``'s polish sweeps, island and hole sizes and smoothing
+    widths, or the model's own."""
+    if args.finish is None:
+        return model.polish_sweeps, model.islands, model.holes, tuple(model.smooth)
+    polish, islands, holes, smooth = args.finish
+    try:
+        counts = [int(v) for v in (polish, islands, holes)]
+        widths = check_widths(parse_widths(smooth), model.channels)
+    except ValueError as err:
+        message = f"--finish takes POLISH ISLANDS HOLES SMOOTH (whole numbers >= 0, then widths): {err}"
+        raise SystemExit(message) from None
+    if min(counts) < 0:
+        raise SystemExit(f"--finish: polish, islands and holes must be >= 0, got {counts}")
+    return (*counts, widths)
+
+
+def save_raw(args, raw, rule: str, evaluations: int, seconds: float, sharpness) -> None:
+    """Keep the unfinished images of this run, with what made them, for ``--from-raw``."""
+    meta = {
+        "model": args.model,
+        "size": args.size,
+        "n": args.n,
+        "seed": args.seed,
+        "generation_seed": args.seed if args.generation_seed is None else args.generation_seed,
+        "rule": rule,
+        "evaluations": int(evaluations),
+        "seconds": seconds,
+        "sharpness": format_sharpness(sharpness),
+    }
+    np.savez_compressed(args.save_raw, labels=np.asarray(raw, dtype=np.uint8), meta=json.dumps(meta))
+
+
+def load_raw(args, counts, phases):
+    """``(raw images, rule, evaluations, seconds, sharpness)`` of a ``--save-raw`` file; refuses one
+    sampled for other arguments or at other counts than this run's first reference draw."""
+    with np.load(args.from_raw) as f:
+        raw, meta = f["labels"], json.loads(str(f["meta"]))
+    gen_seed = args.seed if args.generation_seed is None else args.generation_seed
+    want = {"model": args.model, "size": args.size, "n": args.n, "seed": args.seed, "generation_seed": gen_seed}
+    if any(meta[k] != v for k, v in want.items()):
+        raise SystemExit(f"{args.from_raw} was sampled for {meta}, not for {want}")
+    if [[int((im == p).sum()) for p in phases] for im in raw] != [list(c) for c in counts]:
+        raise SystemExit(f"{args.from_raw} does not hold the counts of this run's first reference draw")
+    return list(raw), meta["rule"], meta["evaluations"], meta["seconds"], check_sharpness(meta["sharpness"])
 
 
 def rule_of(args, steps: int):

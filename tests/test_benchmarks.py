@@ -1,5 +1,6 @@
 """The cheap benchmark scripts run end to end at tiny sizes (they print figures, nothing is timed here)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,21 @@ def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
     other = run("--seed", "1", "--steps", "4", "--against", "a.json")
     assert other.returncode != 0 and "other reference draws" in other.stderr
     assert "generated" not in other.stdout  # refused before any sampling
+    # a slow rule's raw output kept and finished again: the same finish scores the same
+    kept = run("--steps", "4", "--finish", "0", "0", "0", "0", "--save-raw", "raw.npz", "--json", "c.json")
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    again = run("--from-raw", "raw.npz", "--finish", "0", "0", "0", "0", "--json", "d.json")
+    assert again.returncode == 0 and "read from raw.npz" in again.stdout, again.stderr[-3000:]
+    c, d = (json.loads((tmp_path / f).read_text()) for f in ("c.json", "d.json"))
+    assert c["ratios"] == d["ratios"] and c["evaluations"] == d["evaluations"]
+    finished = run("--from-raw", "raw.npz", "--finish", "1", "2", "4", "0.7", "--json", "e.json")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert e["finish"] == {"polish": 1, "islands": 2, "holes": 4, "smooth": [0.7]} and e["ratios"] != c["ratios"]
+    for bad, message in (
+        (["--from-raw", "raw.npz", "--generation-seed", "3"], "was sampled for"),
+        (["--from-raw", "raw.npz", "--finish", "0", "-1", "0", "0"], "must be >= 0"),
+        (["--from-raw", "raw.npz", "--finish", "0", "0", "0", "x"], "--finish takes"),
+    ):
+        res = run(*bad)
+        assert res.returncode != 0 and message in res.stderr, res.stderr[-3000:]
