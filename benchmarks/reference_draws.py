@@ -122,6 +122,12 @@ def main() -> None:
     if args.real:
         real_floor(args)
         return
+    sampling = {"--sampler": args.sampler != DEFAULT_SAMPLER, "--steps": args.steps is not None}
+    sampling.update({"--sharpness": args.sharpness is not None, "--restart": bool(args.restart)})
+    sampling.update({"--save-raw": bool(args.save_raw), "--offsets": args.offsets != "model"})
+    given = [name for name, on in sampling.items() if on]
+    if args.from_raw and given:
+        raise SystemExit(f"--from-raw scores images already sampled; {', '.join(given)} would not apply")
     earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
     for name, other in earlier.items():  # before the sampling, which may take hours
         check_same_draws(args, other, name)

@@ -74,6 +74,7 @@ def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
         (["--from-raw", "raw.npz", "--generation-seed", "3"], "was sampled for"),
         (["--from-raw", "raw.npz", "--finish", "0", "-1", "0", "0"], "must be >= 0"),
         (["--from-raw", "raw.npz", "--finish", "0", "0", "0", "x"], "--finish takes"),
+        (["--from-raw", "raw.npz", "--steps", "8"], "--steps would not apply"),
     ):
         res = run(*bad)
         assert res.returncode != 0 and message in res.stderr, res.stderr[-3000:]
