@@ -122,9 +122,14 @@ def main() -> None:
     if args.real:
         real_floor(args)
         return
-    sampling = {"--sampler": args.sampler != DEFAULT_SAMPLER, "--steps": args.steps is not None}
-    sampling.update({"--sharpness": args.sharpness is not None, "--restart": bool(args.restart)})
-    sampling.update({"--save-raw": bool(args.save_raw), "--offsets": args.offsets != "model"})
+    sampling = {
+        "--sampler": args.sampler != DEFAULT_SAMPLER,
+        "--steps": args.steps is not None,
+        "--sharpness": args.sharpness is not None,
+        "--restart": bool(args.restart),
+        "--offsets": args.offsets != "model",
+        "--save-raw": bool(args.save_raw),
+    }
     given = [name for name, on in sampling.items() if on]
     if args.from_raw and given:
         raise SystemExit(f"--from-raw scores images already sampled; {', '.join(given)} would not apply")
@@ -142,7 +147,7 @@ def main() -> None:
     first = draw(0)
     polish, islands, holes, smooth = finish_of(args, model)
     if args.from_raw:
-        raw, rule, evaluations, seconds, sharpness = load_raw(args, first["counts"][: args.n], phases)
+        raw, rule, evaluations, seconds, sharpness = load_raw(args, gen_seed, first["counts"][: args.n], phases)
     else:
         start = time.perf_counter()
         res = sample(
@@ -161,7 +166,7 @@ def main() -> None:
         if args.restart:
             rule += f" with restarts {args.restart}"
         if args.save_raw:
-            save_raw(args, raw, rule, evaluations, seconds, sharpness)
+            save_raw(args, gen_seed, raw, rule, evaluations, seconds, sharpness)
     finish = ([polish], [islands], model.process.boundary, gen_seed)
     _, gen = next(finishes(list(raw), phases, *finish, hole_grid=[holes], kind=kind, smooth_grid=[smooth]))
     print(
@@ -211,14 +216,14 @@ def finish_of(args, model) -> tuple[int, int, int, tuple[float, ...]]:
     return (*counts, widths)
 
 
-def save_raw(args, raw, rule: str, evaluations: int, seconds: float, sharpness) -> None:
+def save_raw(args, gen_seed: int, raw, rule: str, evaluations: int, seconds: float, sharpness) -> None:
     """Keep the unfinished images of this run, with what made them, for ``--from-raw``."""
     meta = {
         "model": args.model,
         "size": args.size,
         "n": args.n,
         "seed": args.seed,
-        "generation_seed": args.seed if args.generation_seed is None else args.generation_seed,
+        "generation_seed": gen_seed,
         "rule": rule,
         "evaluations": int(evaluations),
         "seconds": seconds,
@@ -227,12 +232,11 @@ def save_raw(args, raw, rule: str, evaluations: int, seconds: float, sharpness) 
     np.savez_compressed(args.save_raw, labels=np.asarray(raw, dtype=np.uint8), meta=json.dumps(meta))
 
 
-def load_raw(args, counts, phases):
+def load_raw(args, gen_seed: int, counts, phases):
     """``(raw images, rule, evaluations, seconds, sharpness)`` of a ``--save-raw`` file; refuses one
     sampled for other arguments or at other counts than this run's first reference draw."""
     with np.load(args.from_raw) as f:
         raw, meta = f["labels"], json.loads(str(f["meta"]))
-    gen_seed = args.seed if args.generation_seed is None else args.generation_seed
     want = {"model": args.model, "size": args.size, "n": args.n, "seed": args.seed, "generation_seed": gen_seed}
     if any(meta[k] != v for k, v in want.items()):
         raise SystemExit(f"{args.from_raw} was sampled for {meta}, not for {want}")

@@ -36,7 +36,13 @@ MATCH_HELP = (
 )
 
 
-THREADS_HELP = "CPU threads for torch [default: torch's, usually one per core]."
+#: ``--threads`` of the commands that run long torch work (train, export); see :func:`_use_threads`
+THREADS_OPTION = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads for torch [default: torch's, usually one per core].",
+)
 
 
 def _use_threads(threads: int | None) -> None:
@@ -166,7 +172,7 @@ def _denoise_option(help_text: str):
 )
 @click.option("--val-samples", default=8, show_default=True, help="Images per validation pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
+@THREADS_OPTION
 @click.option(
     "--precision",
     type=click.Choice(list(TRAIN_PRECISIONS)),
@@ -987,7 +993,7 @@ def _comma_list(text, convert, hint: str, what: str, *, zero: bool = False):
     default=None,
     help="Inpainting runs: also fill the same holes with this generation model (e.g. berea) for the card.",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
+@THREADS_OPTION
 def export_cmd(
     run,
     data,
