@@ -92,6 +92,12 @@ def main() -> None:
     p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help="step rule [%(default)s]")
     p.add_argument("--eps", type=float, default=0.1, help="with --sampler binomial: the CFL number [0.1]")
     p.add_argument(
+        "--tail",
+        type=int,
+        default=0,
+        help="with the trapezoidal rule: the last TAIL grid steps are one-hop leaps, one evaluation each [0]",
+    )
+    p.add_argument(
         "--restart",
         default=None,
         help="T_LOW,T_HIGH[,REPEATS]: restart the grid rule between these times (RestartLeaping) [off]",
@@ -127,6 +133,7 @@ def main() -> None:
         "--steps": args.steps is not None,
         "--sharpness": args.sharpness is not None,
         "--restart": bool(args.restart),
+        "--tail": bool(args.tail),
         "--offsets": args.offsets != "model",
         "--save-raw": bool(args.save_raw),
     }
@@ -247,7 +254,10 @@ def load_raw(args, gen_seed: int, counts, phases):
 
 def rule_of(args, steps: int):
     """The step rule the arguments name, wrapped in :class:`RestartLeaping` with ``--restart``."""
-    rule = make_sampler(args.sampler, steps, eps=args.eps)
+    try:
+        rule = make_sampler(args.sampler, steps, eps=args.eps, tail=args.tail)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if not args.restart:
         return rule
     low, high, *repeats = args.restart.split(",")

@@ -216,23 +216,39 @@ class TrapezoidalLeaping(_GridRule):
         Time grid, as for :class:`PoissonLeaping`. :func:`make_sampler` (the product default)
         uses the log grid of power 0.5, which takes finer steps at large ``t`` (where the coarse
         structure forms) and coarser ones near ``t_end`` than the geometric grid (power 1).
+    tail : int
+        The last ``tail`` grid steps are one-hop leaps instead (one evaluation each,
+        :func:`one_hop_leap`): near ``t_end`` a particle is displaced by at most about one hop,
+        its reverse rate grows like ``1/t``, and a Poisson leap then sends it back zero or two
+        hops as often as one, which leaves specks; the one-hop leap is exact there for any step
+        length. Evaluations per sample: ``2 (steps - tail) + tail``. 0 = off.
     """
 
     evaluations_per_step = 2
 
-    def __init__(self, steps: int = 50, theta: float = 0.5, power: float = 1.0, grid: str = "log") -> None:
+    def __init__(
+        self, steps: int = 50, theta: float = 0.5, power: float = 1.0, grid: str = "log", tail: int = 0
+    ) -> None:
         super().__init__(steps, power, grid)
         if not (isinstance(theta, (int, float)) and 0.0 < theta < 1.0):
             raise ValueError(f"theta must be in the open interval (0, 1), got {theta}")
+        if not (isinstance(tail, (int, np.integer)) and 0 <= tail <= steps):
+            raise ValueError(f"tail must be an integer from 0 to steps ({steps}), got {tail!r}")
         self.theta = float(theta)
+        self.tail = int(tail)
 
     def __repr__(self) -> str:
-        return f"TrapezoidalLeaping(steps={self.steps}, theta={self.theta}, power={self.power}, grid={self.kind!r})"
+        tail = f", tail={self.tail}" if self.tail else ""
+        return (
+            f"TrapezoidalLeaping(steps={self.steps}, theta={self.theta}, power={self.power}, grid={self.kind!r}{tail})"
+        )
 
     def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
         theta = self.theta
         t_next = self.next_time(t, t_end)
         tau = t - t_next
+        if self.tail and t <= self.grid(t_end)[self.steps - self.tail] * (1 + 1e-12):
+            return one_hop_leap(counts, rate_fn(counts, t), _per_image(tau, counts), generator), t_next, 1
         a1 = 1.0 / (2.0 * theta * (1.0 - theta))
         a2 = ((1.0 - theta) ** 2 + theta**2) * a1
         rates = rate_fn(counts, t)
@@ -399,6 +415,20 @@ def default_t_end(model) -> float:
     """Stop time at which about 0.1 % of particles would still be displaced by the forward process
     (``2 d r t = 1e-3``), but never before the model's first observation time."""
     return max(model.schedule.t_min, 1e-3 / (2 * model.ndim * model.r))
+
+
+def one_hop_leap(counts, rates, tau, generator) -> torch.Tensor:
+    """A leap of length ``tau`` in which each particle hops at most once, with probability
+    ``min(1, tau q)`` (``q`` its total rate at the start), in direction ``j`` with probability
+    ``q_j / q``: :func:`binomial_moves` without the paper's bound on ``tau``.
+
+    Why it is exact near the end of the reverse process for any ``tau``: a particle that the
+    forward process displaced by one hop made that hop at a uniform time in ``[0, t]``, so in
+    reverse it hops back at hazard ``1 / s``; with ``w`` the posterior weight of that event given
+    the image, ``q = w / t`` and the chance of the hop inside ``[t - tau, t]`` is
+    ``w tau / t = tau q``, at most one hop. A Poisson leap with the same mean instead makes zero
+    or two hops with probabilities ``exp(-tau q)`` and ``(tau q)^2 exp(-tau q) / 2``."""
+    return binomial_moves(counts, rates, tau, generator)
 
 
 def binomial_moves(counts, rates, tau, generator) -> torch.Tensor:
@@ -831,12 +861,14 @@ def make_sampler(
     evaluations: int = DEFAULT_EVALUATIONS,
     eps: float = 0.1,
     power: float = DEFAULT_GRID_POWER,
+    tail: int = 0,
 ):
     """The step rule called ``name`` with a budget of ``evaluations`` network calls per sample
-    (trapezoidal: even, two per grid step; multistep and poisson: one per step); ``"binomial"`` is
-    the paper's rule with CFL number ``eps`` (its evaluation count follows from the rates).
-    ``power``: the log time grid's power for trapezoidal and multistep (smaller: finer steps at
-    large ``t``; inpainting uses :data:`INPAINT_GRID_POWER`)."""
+    (trapezoidal: two per grid step, one per step of its one-hop ``tail``, so ``evaluations +
+    tail`` must be even; multistep and poisson: one per step); ``"binomial"`` is the paper's rule
+    with CFL number ``eps`` (its evaluation count follows from the rates). ``power``: the log time
+    grid's power for trapezoidal and multistep (smaller: finer steps at large ``t``; inpainting
+    uses :data:`INPAINT_GRID_POWER`)."""
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
     if name == "binomial":
@@ -847,11 +879,16 @@ def make_sampler(
         return PoissonLeaping(steps=int(evaluations))
     if name == "multistep":
         return MultistepLeaping(steps=int(evaluations), power=power)
-    if evaluations < 2 or evaluations % 2:
+    if tail and name != "trapezoidal":
+        raise ValueError(f"a one-hop tail is an option of the trapezoidal sampler, not of {name!r}")
+    if not (isinstance(tail, (int, np.integer)) and 0 <= tail < evaluations):
+        raise ValueError(f"tail must be an integer from 0 to steps - 1 ({evaluations - 1}), got {tail!r}")
+    if evaluations < 2 or (evaluations + tail) % 2:
         raise ValueError(
-            f"the trapezoidal sampler evaluates the network twice per step: steps must be even, got {evaluations}"
+            "the trapezoidal sampler evaluates the network twice per step (once per tail step): "
+            f"steps + tail must be even, got {evaluations} + {tail}"
         )
-    return TrapezoidalLeaping(steps=int(evaluations) // 2, power=power)
+    return TrapezoidalLeaping(steps=(int(evaluations) + int(tail)) // 2, power=power, tail=int(tail))
 
 
 def _shifted_targets(frozen: torch.Tensor, ndim: int) -> torch.Tensor:
