@@ -138,14 +138,19 @@ class _GridRule:
         cached = getattr(self, "_grid", None)
         if cached is not None and cached[0] == t_end:
             return cached[1]
-        u = np.linspace(1.0, 0.0, self.steps + 1)
-        if self.kind == "power":
-            grid = t_end + (1.0 - t_end) * u**self.power
-        else:
-            grid = np.exp((1.0 - u**self.power) * np.log(t_end))
-        grid[0], grid[-1] = 1.0, t_end  # exactly, whatever the rounding of exp(log(.))
+        grid = self._times(self.steps, 1.0, t_end)
         grid.setflags(write=False)
         self._grid = (t_end, grid)
+        return grid
+
+    def _times(self, steps: int, start: float, stop: float) -> np.ndarray:
+        """``steps + 1`` times of this rule's grid from ``start`` (1 for the whole process) to ``stop``."""
+        u = np.linspace(1.0, 0.0, steps + 1)
+        if self.kind == "power":
+            grid = stop + (start - stop) * u**self.power
+        else:
+            grid = np.exp(np.log(start) + (1.0 - u**self.power) * np.log(stop / start))
+        grid[0], grid[-1] = start, stop  # exactly, whatever the rounding of exp(log(.))
         return grid
 
     def next_time(self, t: float, t_end: float) -> float:
@@ -217,38 +222,88 @@ class TrapezoidalLeaping(_GridRule):
         uses the log grid of power 0.5, which takes finer steps at large ``t`` (where the coarse
         structure forms) and coarser ones near ``t_end`` than the geometric grid (power 1).
     tail : int
-        The last ``tail`` grid steps are one-hop leaps instead (one evaluation each,
-        :func:`one_hop_leap`): near ``t_end`` a particle is displaced by at most about one hop,
-        its reverse rate grows like ``1/t``, and a Poisson leap then sends it back zero or two
-        hops as often as one, which leaves specks; the one-hop leap is exact there for any step
-        length. Evaluations per sample: ``2 (steps - tail) + tail``. 0 = off.
+        One-hop leaps (:func:`one_hop_leap`, one evaluation each) for the last ``tail`` of the
+        ``steps`` steps, geometric in ``t`` from the time where the forward process leaves each
+        particle ``tail_hops`` hops on average (``2 d r t = tail_hops``) down to ``t_end``; the
+        other steps are trapezoidal, on the grid above from 1 down to that time. There a particle
+        is displaced by about one hop at most, its reverse rate grows like ``1/t``, and a Poisson
+        leap sends it back zero or two hops about as often as one, which leaves specks; the one-hop
+        leap is exact there for any step length. Evaluations per sample: ``2 (steps - tail) +
+        tail``. 0 = off; the tail needs :meth:`bind` (done by :func:`sample`) and is left out,
+        all steps trapezoidal, when ``t_end`` is already above its start.
+    tail_hops : float
+        Where the tail starts (above).
     """
 
     evaluations_per_step = 2
 
     def __init__(
-        self, steps: int = 50, theta: float = 0.5, power: float = 1.0, grid: str = "log", tail: int = 0
+        self,
+        steps: int = 50,
+        theta: float = 0.5,
+        power: float = 1.0,
+        grid: str = "log",
+        tail: int = 0,
+        tail_hops: float = 1.0,
     ) -> None:
         super().__init__(steps, power, grid)
         if not (isinstance(theta, (int, float)) and 0.0 < theta < 1.0):
             raise ValueError(f"theta must be in the open interval (0, 1), got {theta}")
-        if not (isinstance(tail, (int, np.integer)) and 0 <= tail <= steps):
-            raise ValueError(f"tail must be an integer from 0 to steps ({steps}), got {tail!r}")
+        if not (isinstance(tail, (int, np.integer)) and 0 <= tail < steps):
+            raise ValueError(f"tail must be an integer from 0 to steps - 1 ({steps - 1}), got {tail!r}")
+        if not tail_hops > 0:
+            raise ValueError(f"tail_hops must be > 0, got {tail_hops}")
         self.theta = float(theta)
         self.tail = int(tail)
+        self.tail_hops = float(tail_hops)
+        self.hop_rate = None  # 2 d r of the bound process
+        self.exclusive = False
 
     def __repr__(self) -> str:
-        tail = f", tail={self.tail}" if self.tail else ""
+        tail = f", tail={self.tail}, tail_hops={self.tail_hops:g}" if self.tail else ""
         return (
             f"TrapezoidalLeaping(steps={self.steps}, theta={self.theta}, power={self.power}, grid={self.kind!r}{tail})"
         )
+
+    def bind(self, process, exclusive: bool = False) -> None:
+        """The forward process whose hop rate places the tail, and whether the samples are label
+        images (one particle per voxel; :func:`one_hop_leap`); set by :func:`sample`."""
+        self.hop_rate = 2 * process.ndim * process.r
+        self.exclusive = bool(exclusive)
+        self._grid = None
+
+    def tail_start(self, t_end: float) -> float | None:
+        """Where the one-hop tail starts, or None when there is none before ``t_end``."""
+        if not self.tail:
+            return None
+        if self.hop_rate is None:
+            raise RuntimeError("TrapezoidalLeaping(tail=...).bind(process) must be called before sampling")
+        start = self.tail_hops / self.hop_rate
+        return start if t_end < start < 1.0 else None
+
+    def grid(self, t_end: float) -> np.ndarray:
+        start = self.tail_start(t_end)
+        if start is None:
+            return super().grid(t_end)
+        cached = getattr(self, "_grid", None)
+        if cached is not None and cached[0] == t_end:
+            return cached[1]
+        upper = self._times(self.steps - self.tail, 1.0, start)
+        lower = np.exp(np.linspace(np.log(start), np.log(t_end), self.tail + 1))
+        lower[-1] = t_end
+        grid = np.concatenate([upper, lower[1:]])
+        grid.setflags(write=False)
+        self._grid = (t_end, grid)
+        return grid
 
     def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
         theta = self.theta
         t_next = self.next_time(t, t_end)
         tau = t - t_next
-        if self.tail and t <= self.grid(t_end)[self.steps - self.tail] * (1 + 1e-12):
-            return one_hop_leap(counts, rate_fn(counts, t), _per_image(tau, counts), generator), t_next, 1
+        start = self.tail_start(t_end)
+        if start is not None and t <= start * (1 + 1e-12):
+            moves = one_hop_leap(counts, rate_fn(counts, t), _per_image(tau, counts), generator, exclusive=self.exclusive)
+            return moves, t_next, 1
         a1 = 1.0 / (2.0 * theta * (1.0 - theta))
         a2 = ((1.0 - theta) ** 2 + theta**2) * a1
         rates = rate_fn(counts, t)
@@ -338,9 +393,12 @@ class RestartLeaping:
     def __repr__(self) -> str:
         return f"RestartLeaping({self.base!r}, t_low={self.t_low:g}, t_high={self.t_high:g}, repeats={self.repeats})"
 
-    def bind(self, process) -> None:
-        """The forward process that carries the particles back up (set by :func:`sample`)."""
+    def bind(self, process, exclusive: bool = False) -> None:
+        """The forward process that carries the particles back up (set by :func:`sample`); a base
+        rule that needs it too (a one-hop tail) is bound as well."""
         self.process = process
+        if hasattr(self.base, "bind"):
+            self.base.bind(process, exclusive)
 
     def reset(self) -> None:
         """Restore the restarts (called by :func:`sample` before every reverse process)."""
@@ -417,7 +475,7 @@ def default_t_end(model) -> float:
     return max(model.schedule.t_min, 1e-3 / (2 * model.ndim * model.r))
 
 
-def one_hop_leap(counts, rates, tau, generator) -> torch.Tensor:
+def one_hop_leap(counts, rates, tau, generator, *, exclusive: bool = False) -> torch.Tensor:
     """A leap of length ``tau`` in which each particle hops at most once, with probability
     ``min(1, tau q)`` (``q`` its total rate at the start), in direction ``j`` with probability
     ``q_j / q``: :func:`binomial_moves` without the paper's bound on ``tau``.
@@ -427,8 +485,39 @@ def one_hop_leap(counts, rates, tau, generator) -> torch.Tensor:
     reverse it hops back at hazard ``1 / s``; with ``w`` the posterior weight of that event given
     the image, ``q = w / t`` and the chance of the hop inside ``[t - tau, t]`` is
     ``w tau / t = tau q``, at most one hop. A Poisson leap with the same mean instead makes zero
-    or two hops with probabilities ``exp(-tau q)`` and ``(tau q)^2 exp(-tau q) / 2``."""
-    return binomial_moves(counts, rates, tau, generator)
+    or two hops with probabilities ``exp(-tau q)`` and ``(tau q)^2 exp(-tau q) / 2``.
+
+    ``exclusive``: the data hold at most one particle per voxel (a label image), so near the end
+    a voxel holding several particles (of any channels) holds exactly one displaced particle, and
+    at most one particle leaves each voxel per leap: with probability ``min(1, tau F)``, ``F`` the
+    voxel's total outgoing rate (every particle's, every direction), its channel and direction
+    drawn in proportion to their rates. Independent hops would send both particles of a doubly
+    occupied voxel away, or neither, as often as one."""
+    if not exclusive:
+        return binomial_moves(counts, rates, tau, generator)
+    batch, channels = counts.shape[:2]
+    shape = tuple(counts.shape[2:])
+    ndim, volume = len(shape), int(np.prod(shape))
+    flux = (counts.unsqueeze(2).double() * rates.double().clamp_min(0)).reshape(batch, channels * 2 * ndim, volume)
+    total = flux.sum(1)
+    p_leave = (total * tau.view(-1, 1)).clamp(max=1.0)
+    leaving = torch.bernoulli(p_leave, generator=generator).bool()
+    image, voxel = torch.nonzero(leaving, as_tuple=True)
+    if image.numel() == 0:
+        return counts.clone()
+    cumulative = flux[image, :, voxel].cumsum(1)
+    pick = torch.rand(image.shape, generator=generator, dtype=torch.float64, device=counts.device)
+    choice = (cumulative < (pick * cumulative[:, -1]).unsqueeze(1)).sum(1).clamp(max=channels * 2 * ndim - 1)
+    channel, direction = choice // (2 * ndim), choice % (2 * ndim)
+    coords = _unravel(voxel, shape)
+    axis, step = direction // 2, 1 - 2 * (direction % 2)  # direction 2 a + 0 is +1 along a, 2 a + 1 is -1
+    moved = [
+        torch.where(axis == a, torch.remainder(coords[a] + step, n), coords[a]) for a, n in enumerate(shape)
+    ]  # closed moves (no-flux faces, frozen voxels) have zero rate, so the wrap is never taken there
+    flat = counts.reshape(batch, channels, volume).clone()
+    flat.index_put_((image, channel, voxel), torch.full_like(voxel, -1).to(flat.dtype), accumulate=True)
+    flat.index_put_((image, channel, _ravel(moved, shape)), torch.ones_like(voxel).to(flat.dtype), accumulate=True)
+    return flat.reshape(counts.shape)
 
 
 def binomial_moves(counts, rates, tau, generator) -> torch.Tensor:
@@ -745,7 +834,7 @@ def sample(
         return sharpen(rates.double() * (float(model.time_scale(time)) * allowed), model.r, sharpness)
 
     if hasattr(sampler, "bind"):
-        sampler.bind(model.process)
+        sampler.bind(model.process, exclusive)
     if hasattr(sampler, "reset"):
         sampler.reset()
     t = 1.0
@@ -871,6 +960,8 @@ def make_sampler(
     uses :data:`INPAINT_GRID_POWER`)."""
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {name!r}")
+    if tail and name != "trapezoidal":
+        raise ValueError(f"a one-hop tail is an option of the trapezoidal sampler, not of {name!r}")
     if name == "binomial":
         return BinomialTauLeaping(eps)
     if not (isinstance(evaluations, (int, np.integer)) and evaluations >= 1):
@@ -879,8 +970,6 @@ def make_sampler(
         return PoissonLeaping(steps=int(evaluations))
     if name == "multistep":
         return MultistepLeaping(steps=int(evaluations), power=power)
-    if tail and name != "trapezoidal":
-        raise ValueError(f"a one-hop tail is an option of the trapezoidal sampler, not of {name!r}")
     if not (isinstance(tail, (int, np.integer)) and 0 <= tail < evaluations):
         raise ValueError(f"tail must be an integer from 0 to steps - 1 ({evaluations - 1}), got {tail!r}")
     if evaluations < 2 or (evaluations + tail) % 2:

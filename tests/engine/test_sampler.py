@@ -17,13 +17,14 @@ from microgen.engine import (
     sample,
 )
 from microgen.engine import sampler as sampler_module
-from microgen.engine.sampler import binomial_moves
+from microgen.engine.sampler import binomial_moves, make_sampler
 from tests.helpers import tiny_model
 
 RULES = [
     BinomialTauLeaping(0.5),
     PoissonLeaping(7),
     TrapezoidalLeaping(4),
+    TrapezoidalLeaping(5, tail=2),
     MultistepLeaping(6),
     RestartLeaping(TrapezoidalLeaping(4), 0.05, 0.4),
 ]
@@ -108,6 +109,7 @@ def test_step_follows_the_rates_direction():
         BinomialTauLeaping(0.3),
         PoissonLeaping(10),
         TrapezoidalLeaping(5),
+        TrapezoidalLeaping(5, tail=3),
         MultistepLeaping(8),
         RestartLeaping(MultistepLeaping(8), 0.05, 0.4, repeats=2),
     ],
@@ -130,7 +132,9 @@ def test_same_seed_same_sample_different_seed_differs(rule):
 
 
 @pytest.mark.parametrize("polish", [0, 2])
-@pytest.mark.parametrize("rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5), MultistepLeaping(8)], ids=repr)
+@pytest.mark.parametrize(
+    "rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5), TrapezoidalLeaping(5, tail=4), MultistepLeaping(8)], ids=repr
+)
 def test_frozen_voxels_are_untouched_and_never_entered(rule, polish):
     model = MODELS[(1, "periodic")]
     frozen = np.zeros((8, 8), dtype=bool)
@@ -202,6 +206,12 @@ def test_bad_eps(eps):
         (lambda: TrapezoidalLeaping(10, theta=0.0), r"theta.*\(0, 1\)"),
         (lambda: TrapezoidalLeaping(10, theta=1.0), r"theta.*\(0, 1\)"),
         (lambda: TrapezoidalLeaping(0), "steps"),
+        (lambda: TrapezoidalLeaping(5, tail=5), "tail.*0 to steps - 1"),
+        (lambda: TrapezoidalLeaping(5, tail=-1), "tail.*0 to steps - 1"),
+        (lambda: TrapezoidalLeaping(5, tail=2, tail_hops=0), "tail_hops"),
+        (lambda: make_sampler("trapezoidal", 100, tail=5), "steps \\+ tail must be even"),
+        (lambda: make_sampler("trapezoidal", 10, tail=10), "tail.*0 to steps - 1"),
+        (lambda: make_sampler("multistep", 100, tail=10), "trapezoidal"),
         (lambda: PoissonLeaping(10, grid="linear"), "log.*power"),
         (lambda: RestartLeaping(BinomialTauLeaping(0.1), 0.1, 0.5), "fixed-grid"),
         (lambda: RestartLeaping(TrapezoidalLeaping(5), 0.5, 0.1), "0 < t_low < t_high <= 1"),
@@ -219,6 +229,44 @@ def test_evaluations_per_step():
     for rule, evaluations in ((PoissonLeaping(12), 12), (TrapezoidalLeaping(12), 24), (MultistepLeaping(12), 12)):
         res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
         assert (res.evaluations, res.steps) == (evaluations, 12)
+    # a one-hop tail: one evaluation per tail step, and make_sampler spends exactly the budget
+    for rule, evaluations, steps in ((TrapezoidalLeaping(12, tail=5), 19, 12), (make_sampler("trapezoidal", 20, tail=6), 20, 13)):
+        res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
+        assert (res.evaluations, res.steps) == (evaluations, steps)
+
+
+def test_the_tail_steps_are_one_hop_leaps(monkeypatch):
+    """The last ``tail`` grid steps call the one-hop leap with the step's full length and the
+    rates at its start; the steps before them are trapezoidal (two evaluations)."""
+    model = MODELS[(1, "periodic")]
+    rule = TrapezoidalLeaping(6, tail=2)
+    calls = []
+    real = sampler_module.one_hop_leap
+
+    def spy(counts, rates, tau, generator, **kw):
+        calls.append(float(tau[0]))
+        return real(counts, rates, tau, generator, **kw)
+
+    monkeypatch.setattr(sampler_module, "one_hop_leap", spy)
+    t_end = 1e-3
+    sample(model, [[10]], (8, 8), sampler=rule, t_end=t_end, generator=torch.Generator().manual_seed(0))
+    grid = rule.grid(t_end)
+    np.testing.assert_allclose(calls, [grid[4] - grid[5], grid[5] - grid[6]])
+
+
+def test_one_hop_leap_moves_each_particle_at_most_once_with_probability_tau_q():
+    """Rates far above 1 / tau: every particle hops exactly once (a Poisson leap would send many
+    two or more hops); rates of 0.3 / tau: 30 % hop, each by one voxel."""
+    counts = torch.zeros((1, 1, 1, 9), dtype=torch.long)
+    counts[0, 0, 0, 4] = 2000
+    rates = torch.zeros((1, 1, 4, 1, 9), dtype=torch.float64)
+    rates[:, :, 2] = 50.0  # towards +x
+    gen = torch.Generator().manual_seed(0)
+    tau = torch.tensor([0.1], dtype=torch.float64)
+    assert sampler_module.one_hop_leap(counts, rates, tau, gen)[0, 0, 0, 5] == 2000
+    rates[:, :, 2] = 3.0
+    moved = sampler_module.one_hop_leap(counts, rates, tau, gen)[0, 0, 0]
+    assert moved[4] + moved[5] == 2000 and 540 < moved[5] < 660  # Binomial(2000, 0.3)
 
 
 def test_restarts_retrace_the_grid_between_the_interval_ends():
