@@ -94,8 +94,8 @@ def main() -> None:
     p.add_argument(
         "--tail",
         type=int,
-        default=0,
-        help="with the trapezoidal rule: the last TAIL grid steps are one-hop leaps, one evaluation each [0]",
+        default=None,
+        help="with the trapezoidal rule: one-hop steps at the end, one evaluation each [the model's]",
     )
     p.add_argument(
         "--restart",
@@ -133,7 +133,7 @@ def main() -> None:
         "--steps": args.steps is not None,
         "--sharpness": args.sharpness is not None,
         "--restart": bool(args.restart),
-        "--tail": bool(args.tail),
+        "--tail": args.tail is not None,
         "--offsets": args.offsets != "model",
         "--save-raw": bool(args.save_raw),
     }
@@ -156,12 +156,13 @@ def main() -> None:
     if args.from_raw:
         raw, rule, evaluations, seconds, sharpness = load_raw(args, gen_seed, first["counts"][: args.n], phases)
     else:
+        step_rule = rule_of(args, steps, model)
         start = time.perf_counter()
         res = sample(
             model,
             first["counts"][: args.n],
             (args.size, args.size),
-            sampler=rule_of(args, steps),
+            sampler=step_rule,
             precision=resolve_precision("auto", model.device),
             generator=torch.Generator(device=model.device).manual_seed(gen_seed),
             sharpness=sharpness,
@@ -170,6 +171,8 @@ def main() -> None:
         seconds = time.perf_counter() - start
         raw, evaluations = kind.to_labels(res.labels), res.evaluations
         rule = f"the paper's rule, eps {args.eps:g}" if args.sampler == "binomial" else args.sampler
+        if getattr(step_rule, "tail", 0):
+            rule += f" with a one-hop tail of {step_rule.tail}"
         if args.restart:
             rule += f" with restarts {args.restart}"
         if args.save_raw:
@@ -252,10 +255,12 @@ def load_raw(args, gen_seed: int, counts, phases):
     return list(raw), meta["rule"], meta["evaluations"], meta["seconds"], check_sharpness(meta["sharpness"])
 
 
-def rule_of(args, steps: int):
-    """The step rule the arguments name, wrapped in :class:`RestartLeaping` with ``--restart``."""
+def rule_of(args, steps: int, model):
+    """The step rule the arguments name (``--tail`` or else the model's one-hop tail for the
+    trapezoidal rule), wrapped in :class:`RestartLeaping` with ``--restart``."""
+    tail = args.tail if args.tail is not None else (model.sampling_tail if args.sampler == "trapezoidal" else 0)
     try:
-        rule = make_sampler(args.sampler, steps, eps=args.eps, tail=args.tail)
+        rule = make_sampler(args.sampler, steps, eps=args.eps, tail=tail)
     except ValueError as e:
         raise SystemExit(str(e)) from None
     if not args.restart:

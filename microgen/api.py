@@ -22,7 +22,7 @@ from microgen.engine.sampler import (
     batch_chunks,
     check_sharpness,
     format_sharpness,
-    make_sampler,
+    model_sampler,
     offsets_used,
     resolve_prior,
 )
@@ -269,7 +269,7 @@ def generate(
         totals.append([exact_count(frac[p], voxels) for p in names])
     if per_image is None:
         totals = totals * n
-    step_rule = make_sampler(sampler, model.sampling_steps if steps is None else steps, eps)
+    step_rule = model_sampler(model, sampler, steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
     res, seconds = _run(
@@ -338,7 +338,7 @@ def generate_counts(
     if arr.ndim == 1:
         arr = np.repeat(arr[None], n, axis=0)
     shape = model.check_shape(shape)
-    step_rule = make_sampler(sampler, model.sampling_steps if steps is None else steps, eps)
+    step_rule = model_sampler(model, sampler, steps, eps)
     precision = resolve_precision(precision, model.device)
     gen, seed = _generator(model, seed)
     res, seconds = _run(model, arr, shape, step_rule, gen, label=label, exclusive=False, precision=precision)

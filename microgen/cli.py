@@ -22,6 +22,7 @@ from microgen.engine.sampler import (
     SAMPLERS,
     check_sharpness,
     format_sharpness,
+    make_sampler,
 )
 from microgen.metrics import PASS_RATIO
 from microgen.training.calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID
@@ -890,6 +891,14 @@ def _comma_list(text, convert, hint: str, what: str, *, zero: bool = False):
     show_default=True,
     help="Network evaluations per sample for calibration and fidelity; stored as the model's default.",
 )
+@click.option(
+    "--tail",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Of those, one-hop steps at the end of the trapezoidal rule (one evaluation each; "
+    "docs/method.md, Samplers); stored with the model. STEPS + TAIL must be even.",
+)
 @click.option("--source", default="", help="Data source/licence line for the card.")
 @click.option("--notes", default="", help="Free text for the card.")
 @click.option(
@@ -1003,6 +1012,7 @@ def export_cmd(
     size,
     n_gen,
     steps,
+    tail,
     source,
     notes,
     calibrate,
@@ -1077,6 +1087,10 @@ def export_cmd(
         return
     if hole is not None or compare is not None:
         raise click.BadParameter("--hole and --compare apply to inpainting runs (trained with --holes)")
+    try:
+        make_sampler(DEFAULT_SAMPLER, steps, tail=tail)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
     card = export_model(
         Path(run),
@@ -1087,6 +1101,7 @@ def export_cmd(
         size=size,
         n_gen=n_gen,
         steps=steps,
+        tail=tail,
         source=source,
         notes=notes,
         calibrate=calibrate,

@@ -5,7 +5,7 @@ import microgen
 from microgen.api import exact_count
 from microgen.engine.polish import SWEEPS
 from microgen.engine.prior import SpectralPrior
-from microgen.engine.sampler import DEFAULT_EVALUATIONS, offsets_used
+from microgen.engine.sampler import DEFAULT_EVALUATIONS, model_sampler, offsets_used
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 20), (6, 4)])
@@ -182,6 +182,24 @@ def test_the_model_s_calibrated_evaluations_are_the_default_budget():
     assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == DEFAULT_EVALUATIONS
     model.meta["inpainting"] = {"holes": [8, 8]}
     assert microgen.inpaint(image, hole, model=model, seed=1).evaluations == 12
+
+
+def test_the_model_s_one_hop_tail_is_used_by_its_trapezoidal_rule():
+    from tests.helpers import tiny_model
+
+    model = tiny_model(channels=1)
+    model.meta.update({"kind": "rock"})
+    assert model.sampling_tail == 0
+    model.meta["sampling"] = {"steps": 12, "tail": 4}
+    rule = model_sampler(model)
+    assert (rule.steps, rule.tail) == (8, 4)  # 4 trapezoidal steps (8 evaluations) and 4 one-hop steps
+    assert not hasattr(model_sampler(model, "multistep"), "tail")
+    gen = microgen.generate(model, {"pore": 0.3}, shape=(16, 16), seed=4)
+    assert gen.evaluations == 12 and "tail=4" in gen.sampler
+    assert (gen.images[0] == 1).sum() == exact_count(0.3, 256)
+    assert microgen.generate(model, {"pore": 0.3}, shape=(16, 16), seed=4, steps=20).evaluations == 20
+    with pytest.raises(ValueError, match="steps \\+ tail must be even"):
+        microgen.generate(model, {"pore": 0.3}, shape=(16, 16), seed=4, steps=9)
 
 
 def test_cathode_sharpness_by_phase_name_equals_the_channel_tuple(cathode_dir):

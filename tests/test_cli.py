@@ -217,6 +217,8 @@ def test_train_resume_and_export(tmp_path):
         ("--min-side", "2", "min side must be an integer >= the network stride"),
         ("--calibration-reference", "thirds", "'halves', 'slabs'"),
         ("--threads", "0", "x>=1"),
+        ("--tail", "5", "steps + tail must be even"),  # with the default 100 evaluations
+        ("--tail", "-2", "x>=0"),
     ):
         res = runner.invoke(main, [*export, "--out", str(tmp_path / "bad"), option, value])
         assert res.exit_code == 2 and message in res.output, res.output

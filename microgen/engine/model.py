@@ -158,6 +158,12 @@ class DSDModel(nn.Module):
         return int(self.meta.get("sampling", {}).get("steps", DEFAULT_EVALUATIONS))
 
     @property
+    def sampling_tail(self) -> int:
+        """One-hop steps at the end of the trapezoidal rule the model was calibrated with
+        (``meta["sampling"]["tail"]``, set by export; 0 if none; :class:`TrapezoidalLeaping`)."""
+        return int(self.meta.get("sampling", {}).get("tail", 0))
+
+    @property
     def spectral_prior(self) -> SpectralPrior | None:
         """The data's large-scale spectra (``meta["prior"]``, set by export), if stored."""
         data = self.meta.get("prior")

@@ -980,6 +980,13 @@ def make_sampler(
     return TrapezoidalLeaping(steps=(int(evaluations) + int(tail)) // 2, power=power, tail=int(tail))
 
 
+def model_sampler(model, name: str = DEFAULT_SAMPLER, evaluations: int | None = None, eps: float = 0.1):
+    """:func:`make_sampler` with the model's calibrated budget (``DSDModel.sampling_steps``) where
+    ``evaluations`` is None and, for the trapezoidal rule, its one-hop tail (``DSDModel.sampling_tail``)."""
+    tail = model.sampling_tail if name == "trapezoidal" else 0
+    return make_sampler(name, model.sampling_steps if evaluations is None else evaluations, eps, tail=tail)
+
+
 def _shifted_targets(frozen: torch.Tensor, ndim: int) -> torch.Tensor:
     """``(2d, *shape)`` mask: True where a hop in direction ``j`` would land on a frozen voxel."""
     out = []

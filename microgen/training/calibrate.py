@@ -38,7 +38,7 @@ from microgen.engine.sampler import (
     DEFAULT_SAMPLER,
     check_sharpness,
     format_sharpness,
-    make_sampler,
+    model_sampler,
 )
 from microgen.engine.smooth import check_widths, format_widths, parse_widths
 from microgen.engine.smooth import smooth as smooth_labels
@@ -126,7 +126,7 @@ def calibrate_sampling(
                 model,
                 totals,
                 (side, side),
-                sampler=make_sampler(DEFAULT_SAMPLER, steps),
+                sampler=model_sampler(model, DEFAULT_SAMPLER, steps),
                 precision=precision,
                 generator=torch.Generator(device=model.device).manual_seed(seed),
                 sharpness=value,

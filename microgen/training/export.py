@@ -24,6 +24,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
     make_sampler,
+    model_sampler,
     offsets_used,
     resolve_prior,
 )
@@ -118,6 +119,7 @@ def export_model(
     n_ref: int = 32,
     n_gen: int = 16,
     steps: int = DEFAULT_EVALUATIONS,
+    tail: int = 0,
     polish: int | None = None,
     seed: int = 0,
     source: str = "",
@@ -168,11 +170,16 @@ def export_model(
     ``meta["min_side"]``; generation warns below it and the card says so), where a model reads
     worse on smaller images than its card's sizes; :func:`relabel` sets it on an exported model.
 
+    ``tail``: one-hop steps at the end of the trapezoidal rule, out of ``steps`` evaluations
+    (:class:`~microgen.engine.sampler.TrapezoidalLeaping`); stored with the model before the
+    calibration, so it is chosen, measured and used by default with them.
+
     ``calibration_finishes``: other finish grids for the calibration, by the keyword names of
     :func:`~microgen.training.calibrate.calibrate_sampling` (``smooth_grid``, ``polish_grid``,
     ``island_grid``, ``hole_grid``); the module's grids where absent."""
     if calibrate and calibration_draws < 1:
         raise ValueError(f"calibration draws must be >= 1, got {calibration_draws}")
+    make_sampler(DEFAULT_SAMPLER, steps, tail=tail)  # refuses a bad budget before the long work
     if calibrate:
         check_reference(calibration_reference)
     rng = np.random.default_rng(seed)
@@ -214,6 +221,11 @@ def export_model(
         if measured is not None:
             model.meta["prior"] = measured.to_dict()
     model.stride_offsets = True  # calibrate, measure and sample with the stride cell's offsets
+    sampling = model.meta.setdefault("sampling", {})  # likewise with this one-hop tail (0: none)
+    if tail:
+        sampling["tail"] = tail
+    else:
+        sampling.pop("tail", None)
     if calibrate:
         cal = calibrate_sampling(
             model,
@@ -342,7 +354,7 @@ def _measure(model, mat, train, ref: dict, n: int, steps: int, finish, seed: int
     size, phases = ref["size"], list(mat.particle_labels)
     totals = ref["counts"][:n]
     start = time.perf_counter()
-    rule, precision = make_sampler(DEFAULT_SAMPLER, steps), resolve_precision("auto", model.device)
+    rule, precision = model_sampler(model, DEFAULT_SAMPLER, steps), resolve_precision("auto", model.device)
     res = sample(
         model,
         totals,
@@ -498,7 +510,10 @@ def _sampling_markdown(sampling: dict) -> list[str]:
         + ".",
     ]
     if sampling.get("steps"):
-        lines[-1] += f" {sampling['steps']} network evaluations per sample."
+        lines[-1] += f" {sampling['steps']} network evaluations per sample"
+        if sampling.get("tail"):
+            lines[-1] += f", the last {sampling['tail']} of them one-hop steps (trapezoidal rule with a one-hop tail)"
+        lines[-1] += "."
     if sampling.get("offsets") == "stride":
         lines[-1] += " The sampler rolls the image by each offset of the network's stride cell in turn, one per step."
     prior = sampling.get("prior")
