@@ -507,7 +507,8 @@ def one_hop_leap(counts, rates, tau, generator, *, exclusive: bool = False) -> t
         return counts.clone()
     cumulative = flux[image, :, voxel].cumsum(1)
     pick = torch.rand(image.shape, generator=generator, dtype=torch.float64, device=counts.device)
-    choice = (cumulative < (pick * cumulative[:, -1]).unsqueeze(1)).sum(1).clamp(max=channels * 2 * ndim - 1)
+    # the first option whose cumulative rate exceeds the draw: never one of zero rate
+    choice = (cumulative <= (pick * cumulative[:, -1]).unsqueeze(1)).sum(1).clamp(max=channels * 2 * ndim - 1)
     channel, direction = choice // (2 * ndim), choice % (2 * ndim)
     coords = _unravel(voxel, shape)
     axis, step = direction // 2, 1 - 2 * (direction % 2)  # direction 2 a + 0 is +1 along a, 2 a + 1 is -1

@@ -254,6 +254,27 @@ def test_the_tail_steps_are_one_hop_leaps(monkeypatch):
     np.testing.assert_allclose(calls, [grid[4] - grid[5], grid[5] - grid[6]])
 
 
+def test_one_hop_leap_for_label_images_moves_one_particle_per_voxel():
+    """Exclusive: a voxel holding two particles (of two channels) with a total rate of 20 / tau sends
+    exactly one away, along the only open direction, its channel in proportion to the rates
+    (3:1); per particle, both would leave. Counts stay exact and nothing moves along a zero rate."""
+    n = 4000
+    counts = torch.zeros((n, 2, 1, 5), dtype=torch.long)
+    counts[:, :, 0, 2] = 1
+    rates = torch.zeros((n, 2, 4, 1, 5), dtype=torch.float64)
+    rates[:, 0, 3] = 15.0  # channel 0, direction 3 = axis 1, -1
+    rates[:, 1, 3] = 5.0
+    tau = torch.full((n,), 1.0, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    out = sampler_module.one_hop_leap(counts, rates, tau, gen, exclusive=True)
+    assert torch.equal(out.sum((2, 3)), counts.sum((2, 3)))
+    assert torch.equal(out[:, :, 0, 1].sum(1), torch.ones(n, dtype=torch.long))  # one left, to -x
+    assert torch.equal(out[:, :, 0, 2].sum(1), torch.ones(n, dtype=torch.long))  # one stayed
+    assert 0.72 < out[:, 0, 0, 1].float().mean() < 0.78  # channel 0 leaves 3 times in 4
+    both = sampler_module.one_hop_leap(counts, rates, tau, gen)  # per particle: both leave
+    assert torch.equal(both[:, :, 0, 1], counts[:, :, 0, 2])
+
+
 def test_one_hop_leap_moves_each_particle_at_most_once_with_probability_tau_q():
     """Rates far above 1 / tau: every particle hops exactly once (a Poisson leap would send many
     two or more hops); rates of 0.3 / tau: 30 % hop, each by one voxel."""
