@@ -2,7 +2,7 @@
 
     python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
         [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
-        [--trapezoidal 20 40 60 100 200] [--multistep 50 100] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
+        [--trapezoidal 20 40 60 100 200] [--tail 0 20] [--multistep 50 100] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
         [--islands 0 8] \
         [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
@@ -58,6 +58,13 @@ def main() -> None:
     p.add_argument("--poisson", type=int, nargs="*", default=[10, 20, 50, 100, 200])
     p.add_argument("--trapezoidal", type=int, nargs="*", default=[20, 40, 60, 100, 200])
     p.add_argument("--multistep", type=int, nargs="*", default=[], help="budgets of the multistep rule")
+    p.add_argument(
+        "--tail",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="one-hop tails to run each trapezoidal budget with (0: none; budget + tail even)",
+    )
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--reference-seed", type=int, default=0)
     p.add_argument("--precision", default="float32")
@@ -95,10 +102,18 @@ def main() -> None:
     ref_a, ref_b = describe(real, phases), describe(other, phases)
     totals = [[int((im == c).sum()) for c in phases] for im in real]
     grids = [(kind_, float(power)) for kind_, power in (g.split(":") for g in args.grids)]
+    odd = [(s, k) for s in args.trapezoidal for k in args.tail if (s + k) % 2 or not 0 <= k < s]
+    if odd:
+        raise SystemExit(f"each trapezoidal budget + tail must be even, with 0 <= tail < budget; got {odd}")
     rules = (
         [BinomialTauLeaping(e) for e in args.eps]
         + [PoissonLeaping(s, power=w, grid=g) for s in args.poisson for g, w in grids]
-        + [TrapezoidalLeaping(s // 2, power=w, grid=g) for s in args.trapezoidal for g, w in grids]
+        + [
+            TrapezoidalLeaping((s + k) // 2, power=w, grid=g, tail=k)
+            for s in args.trapezoidal
+            for k in args.tail
+            for g, w in grids
+        ]
         + [MultistepLeaping(s, power=w, grid=g) for s in args.multistep for g, w in grids]
     )
     path = Path(args.json) if args.json else None
@@ -185,6 +200,8 @@ def _budget(name: str) -> str:
     name = name.split(" + ")[0]
     args = dict(a.split("=") for a in name.split("(")[1].split(")")[0].split(", "))
     budget = name.split("(")[1].split(",")[0].rstrip(")")
+    if "tail" in args:
+        budget += f", tail={args['tail']}"
     grid = (args.get("grid", "'log'").strip("'"), args.get("power", "1.0"))
     return budget if grid == ("log", "1.0") else f"{budget} ({grid[0]} grid, power {grid[1]})"
 

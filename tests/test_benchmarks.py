@@ -70,7 +70,12 @@ def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
     assert finished.returncode == 0, finished.stderr[-3000:]
     e = json.loads((tmp_path / "e.json").read_text())
     assert e["finish"] == {"polish": 1, "islands": 2, "holes": 4, "smooth": [0.7]} and e["ratios"] != c["ratios"]
+    tailed = run("--steps", "4", "--tail", "2", "--json", "t.json")  # 1 trapezoidal step and 2 one-hop steps
+    assert tailed.returncode == 0 and "with a one-hop tail of 2" in tailed.stdout, tailed.stderr[-3000:]
+    assert json.loads((tmp_path / "t.json").read_text())["evaluations"] == 4
     for bad, message in (
+        (["--steps", "4", "--tail", "1"], "steps + tail must be even"),
+        (["--from-raw", "raw.npz", "--tail", "2"], "--tail would not apply"),
         (["--from-raw", "raw.npz", "--generation-seed", "3"], "was sampled for"),
         (["--from-raw", "raw.npz", "--finish", "0", "-1", "0", "0"], "must be >= 0"),
         (["--from-raw", "raw.npz", "--finish", "0", "0", "0", "x"], "--finish takes"),
