@@ -2,8 +2,8 @@
 
     python benchmarks/sampler.py --model pretrained/berea --data ../shared/data/berea/berea_train.tif \
         [--size 32] [--n 16] [--eps 0.05 0.1 0.2] [--poisson 10 20 50 100 200] \
-        [--trapezoidal 20 40 60 100 200] [--tail 0 20] [--multistep 50 100] [--seeds 0 1 2 3] [--precision float32] [--polish 0 2] \
-        [--islands 0 8] \
+        [--trapezoidal 20 40 60 100 200] [--tail 0 20] [--multistep 50 100] [--seeds 0 1 2 3] \
+        [--precision float32] [--polish 0 2] [--islands 0 8] \
         [--json runs/study.json] [--include other.json ...] [--figure docs/figures/sampler.png]
 
 Every sampler runs on the same model and the same per-image porosities (those of held-out crops of

@@ -302,8 +302,8 @@ class TrapezoidalLeaping(_GridRule):
         tau = t - t_next
         start = self.tail_start(t_end)
         if start is not None and t <= start * (1 + 1e-12):
-            moves = one_hop_leap(counts, rate_fn(counts, t), _per_image(tau, counts), generator, exclusive=self.exclusive)
-            return moves, t_next, 1
+            rates = rate_fn(counts, t)
+            return one_hop_leap(counts, rates, _per_image(tau, counts), generator, exclusive=self.exclusive), t_next, 1
         a1 = 1.0 / (2.0 * theta * (1.0 - theta))
         a2 = ((1.0 - theta) ** 2 + theta**2) * a1
         rates = rate_fn(counts, t)

@@ -133,7 +133,9 @@ def test_same_seed_same_sample_different_seed_differs(rule):
 
 @pytest.mark.parametrize("polish", [0, 2])
 @pytest.mark.parametrize(
-    "rule", [BinomialTauLeaping(0.3), TrapezoidalLeaping(5), TrapezoidalLeaping(5, tail=4), MultistepLeaping(8)], ids=repr
+    "rule",
+    [BinomialTauLeaping(0.3), TrapezoidalLeaping(5), TrapezoidalLeaping(5, tail=4), MultistepLeaping(8)],
+    ids=repr,
 )
 def test_frozen_voxels_are_untouched_and_never_entered(rule, polish):
     model = MODELS[(1, "periodic")]
@@ -230,7 +232,8 @@ def test_evaluations_per_step():
         res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
         assert (res.evaluations, res.steps) == (evaluations, 12)
     # a one-hop tail: one evaluation per tail step, and make_sampler spends exactly the budget
-    for rule, evaluations, steps in ((TrapezoidalLeaping(12, tail=5), 19, 12), (make_sampler("trapezoidal", 20, tail=6), 20, 13)):
+    tailed = ((TrapezoidalLeaping(12, tail=5), 19, 12), (make_sampler("trapezoidal", 20, tail=6), 20, 13))
+    for rule, evaluations, steps in tailed:
         res = sample(model, [[10]], (8, 8), sampler=rule, generator=torch.Generator().manual_seed(0))
         assert (res.evaluations, res.steps) == (evaluations, steps)
 
