@@ -1054,10 +1054,10 @@ def export_cmd(
     finish_grids = _finish_grids(calibration_smooth, calibration_finish, len(get_kind(kind).particle_labels))
     inpainting = bool(DSDModel.load(run).meta.get("inpainting"))
     grid = grid or (INPAINT_SHARPNESS_GRID if inpainting else SHARPNESS_GRID)
-    if inpainting and (range_crops or min_side is not None or finish_grids):
+    if inpainting and (range_crops or min_side is not None or finish_grids or tail):
         raise click.BadParameter(
-            "--range-crops, --min-side, --calibration-smooth and --calibration-finish apply to generation runs, "
-            "not to inpainting runs (trained with --holes)"
+            "--range-crops, --min-side, --calibration-smooth, --calibration-finish and --tail apply to generation "
+            "runs, not to inpainting runs (trained with --holes)"
         )
     if inpainting:
         from microgen.training.inpainting import export_inpainting_model

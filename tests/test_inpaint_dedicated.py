@@ -88,8 +88,9 @@ def test_train_and_export_an_inpainting_model(tmp_path):
     export = ["export", str(tmp_path / "h"), "--data", str(tmp_path / "v.tif"), "--kind", "rock", "--name", "v-inp"]
     export += ["--out", str(tmp_path / "e"), "--size", "16", "--n-gen", "2", "--steps", "4"]
     export += ["--calibration-grid", "1,1.2", "--calibration-n", "2", "--compare", str(tmp_path / "g")]
-    res = runner.invoke(main, [*export, "--range-crops", "8"])
-    assert res.exit_code == 2 and "generation runs" in res.output and not (tmp_path / "e").exists()
+    for option in (["--range-crops", "8"], ["--tail", "2"]):
+        res = runner.invoke(main, [*export, *option])
+        assert res.exit_code == 2 and "generation runs" in res.output and not (tmp_path / "e").exists()
     res = runner.invoke(main, export)
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "e" / "card.json").read_text())
