@@ -119,17 +119,21 @@ def test_inpaint_samples_on_the_finer_early_grid(rock_dir, monkeypatch):
     """Inpainting takes INPAINT_GRID_POWER (finer steps at large t), generation the default."""
     import importlib
 
-    from microgen.engine.sampler import DEFAULT_GRID_POWER, INPAINT_GRID_POWER, make_sampler
+    from microgen.engine.sampler import DEFAULT_GRID_POWER, INPAINT_GRID_POWER, make_sampler, model_sampler
 
     used = []
 
-    def spy(*args, **kw):
-        rule = make_sampler(*args, **kw)
-        used.append(rule.power)
-        return rule
+    def spying(make):
+        def spy(*args, **kw):
+            rule = make(*args, **kw)
+            used.append(rule.power)
+            return rule
 
-    for module in ("microgen.inpaint", "microgen.api"):  # microgen.inpaint is also the function's name
-        monkeypatch.setattr(importlib.import_module(module), "make_sampler", spy)
+        return spy
+
+    # microgen.inpaint is also the function's name
+    monkeypatch.setattr(importlib.import_module("microgen.inpaint"), "make_sampler", spying(make_sampler))
+    monkeypatch.setattr(importlib.import_module("microgen.api"), "model_sampler", spying(model_sampler))
     scan, mask = _hole()
     microgen.inpaint(scan, mask, model=rock_dir, porosity=0.25, seed=0, steps=4, device="cpu")
     microgen.generate(rock_dir, {"pore": 0.2}, shape=(16, 16), steps=4, device="cpu")
