@@ -55,6 +55,7 @@ from microgen.engine.sampler import (
     check_sharpness,
     format_sharpness,
     make_sampler,
+    model_sampler,
 )
 from microgen.engine.smooth import check_widths, parse_widths
 from microgen.io import read_volume
@@ -258,9 +259,11 @@ def load_raw(args, gen_seed: int, counts, phases):
 def rule_of(args, steps: int, model):
     """The step rule the arguments name (``--tail`` or else the model's one-hop tail for the
     trapezoidal rule), wrapped in :class:`RestartLeaping` with ``--restart``."""
-    tail = args.tail if args.tail is not None else (model.sampling_tail if args.sampler == "trapezoidal" else 0)
     try:
-        rule = make_sampler(args.sampler, steps, eps=args.eps, tail=tail)
+        if args.tail is None:
+            rule = model_sampler(model, args.sampler, steps, args.eps)
+        else:
+            rule = make_sampler(args.sampler, steps, eps=args.eps, tail=args.tail)
     except ValueError as e:
         raise SystemExit(str(e)) from None
     if not args.restart:

@@ -22,7 +22,6 @@ from microgen.engine.sampler import (
     SAMPLERS,
     check_sharpness,
     format_sharpness,
-    make_sampler,
 )
 from microgen.metrics import PASS_RATIO
 from microgen.training.calibrate import CALIBRATION_REFERENCES, SHARPNESS_GRID
@@ -1087,10 +1086,6 @@ def export_cmd(
         return
     if hole is not None or compare is not None:
         raise click.BadParameter("--hole and --compare apply to inpainting runs (trained with --holes)")
-    try:
-        make_sampler(DEFAULT_SAMPLER, steps, tail=tail)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
 
     card = export_model(
         Path(run),

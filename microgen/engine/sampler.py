@@ -138,10 +138,13 @@ class _GridRule:
         cached = getattr(self, "_grid", None)
         if cached is not None and cached[0] == t_end:
             return cached[1]
-        grid = self._times(self.steps, 1.0, t_end)
+        grid = self._build_grid(t_end)
         grid.setflags(write=False)
         self._grid = (t_end, grid)
         return grid
+
+    def _build_grid(self, t_end: float) -> np.ndarray:
+        return self._times(self.steps, 1.0, t_end)
 
     def _times(self, steps: int, start: float, stop: float) -> np.ndarray:
         """``steps + 1`` times of this rule's grid from ``start`` (1 for the whole process) to ``stop``."""
@@ -281,32 +284,25 @@ class TrapezoidalLeaping(_GridRule):
         start = self.tail_hops / self.hop_rate
         return start if t_end < start < 1.0 else None
 
-    def grid(self, t_end: float) -> np.ndarray:
+    def _build_grid(self, t_end: float) -> np.ndarray:
         start = self.tail_start(t_end)
         if start is None:
-            return super().grid(t_end)
-        cached = getattr(self, "_grid", None)
-        if cached is not None and cached[0] == t_end:
-            return cached[1]
+            return super()._build_grid(t_end)
         upper = self._times(self.steps - self.tail, 1.0, start)
         lower = np.exp(np.linspace(np.log(start), np.log(t_end), self.tail + 1))
         lower[-1] = t_end
-        grid = np.concatenate([upper, lower[1:]])
-        grid.setflags(write=False)
-        self._grid = (t_end, grid)
-        return grid
+        return np.concatenate([upper, lower[1:]])
 
     def advance(self, counts, t, t_end, rate_fn, generator, *, boundary="periodic", frozen=None):
         theta = self.theta
         t_next = self.next_time(t, t_end)
         tau = t - t_next
+        rates = rate_fn(counts, t)
         start = self.tail_start(t_end)
         if start is not None and t <= start * (1 + 1e-12):
-            rates = rate_fn(counts, t)
             return one_hop_leap(counts, rates, _per_image(tau, counts), generator, exclusive=self.exclusive), t_next, 1
         a1 = 1.0 / (2.0 * theta * (1.0 - theta))
         a2 = ((1.0 - theta) ** 2 + theta**2) * a1
-        rates = rate_fn(counts, t)
         mid = poisson_moves(counts, rates, _per_image(theta * tau, counts), generator, boundary=boundary, frozen=frozen)
         extrapolated = (a1 * rate_fn(mid, t - theta * tau) - a2 * rates).clamp_min(0.0)
         out = poisson_moves(
