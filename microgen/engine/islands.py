@@ -256,29 +256,39 @@ def _grow(labels, phase, q, count, allowed, periodic, full=True) -> int:
     number of unlike faces removed, only at simple points (for the phase full- or face-connected:
     a point is simple for a set exactly when it is simple for the complement under the reversed
     pairing); returns how many were placed."""
-    ndim = labels.ndim
+    placed = 0
+    for need_simple in (True, False):  # simple points first; any site only if those run out
+        while placed < count:
+            # the candidates next to the phase, best first; placing voxels makes new ones, so a
+            # pass that placed some but not enough is followed by another over the new surface
+            before = placed
+            for flat in _surface_order(labels, phase, q, allowed, periodic):
+                if placed == count:
+                    return placed
+                idx = np.unravel_index(flat, labels.shape)
+                if labels[idx] != q:
+                    continue
+                mine = _neighbourhood(labels, idx, periodic) == phase
+                if not need_simple or is_simple(mine if full else ~mine):
+                    labels[idx] = phase
+                    placed += 1
+            if placed == before:
+                break
+    return placed
+
+
+def _surface_order(labels, phase, q, allowed, periodic) -> np.ndarray:
+    """Flat indices of the ``allowed`` voxels of ``q`` with a face on ``phase``, by the number of
+    unlike faces that turning them into ``phase`` removes (most first; ties in index order)."""
     own = np.zeros(labels.shape, np.int8)
     same = np.zeros(labels.shape, np.int8)
-    for axis in range(ndim):
+    for axis in range(labels.ndim):
         for step in (-1, 1):
             own += _shift(labels == phase, step, axis, periodic)
             same += _shift(labels == q, step, axis, periodic)
     gain = own.astype(np.int16) - same  # faces removed by q -> phase
     cand = np.flatnonzero((labels == q).ravel() & allowed.ravel() & (own.ravel() > 0))
-    order = cand[np.argsort(-gain.ravel()[cand], kind="stable")]
-    placed = 0
-    for need_simple in (True, False):  # simple points first; any site only if those run out
-        for flat in order:
-            if placed == count:
-                return placed
-            idx = np.unravel_index(flat, labels.shape)
-            if labels[idx] != q:
-                continue
-            mine = _neighbourhood(labels, idx, periodic) == phase
-            if not need_simple or is_simple(mine if full else ~mine):
-                labels[idx] = phase
-                placed += 1
-    return placed
+    return cand[np.argsort(-gain.ravel()[cand], kind="stable")]
 
 
 def _shift(mask: np.ndarray, step: int, axis: int, periodic: bool) -> np.ndarray:
