@@ -5,6 +5,7 @@
         [--offsets model|stride|cells] [--sampler binomial --eps 0.1] [--restart T_LOW,T_HIGH[,REPEATS]]
         [--json OUT.json] [--against RUN.json ...]
     python benchmarks/reference_draws.py --real --data ../shared/data/ketton/ketton_train.tif [--kind rock]
+    python benchmarks/reference_draws.py --blobs --data ../shared/data/berea/berea_train.tif [--json OUT.json]
 
 Generates --n images once, as the export's protocol does (the model's sampling defaults, at the
 phase counts of the first draw of held-out crops, which is the draw `microgen export` makes with
@@ -32,6 +33,10 @@ own stream and matched one-to-one in phase fractions to the first draw's held-ou
 generated images are matched in counts). They stand for a generator that had learnt the training
 block exactly, so their ratios are the floor that training on this block can reach under the
 protocol: near 1 where the held-out block is like the training block, higher where it differs.
+
+--blobs scores issue 4's baseline instead: Gaussian blobs (porespy's recipe) at the first draw's
+pore counts, blobiness tuned on training crops, against the same --draws (two-phase scans); its
+--json can stand beside a model run's (--against prints the model's medians over the blobs').
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from microgen.engine.sampler import (
 )
 from microgen.engine.smooth import check_widths, parse_widths
 from microgen.io import read_volume
+from microgen.metrics.baselines import blobs, tune_blobiness
 from microgen.metrics.fidelity import (
     describe,
     descriptors_from_json,
@@ -122,12 +128,22 @@ def main() -> None:
     p.add_argument("--json", default=None, help="write this run's figures to this file")
     p.add_argument("--against", nargs="*", default=[], help="earlier --json files: print median over median")
     p.add_argument("--real", action="store_true", help="score fraction-matched training crops, not a model's images")
-    p.add_argument("--kind", default="rock", help="with --real: the scan's kind (rock, cathode)")
+    p.add_argument(
+        "--blobs",
+        action="store_true",
+        help="score issue 4's baseline (Gaussian blobs, blobiness tuned on training crops), not a model's images",
+    )
+    p.add_argument("--kind", default="rock", help="with --real or --blobs: the scan's kind (rock, cathode)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.real and args.blobs:
+        raise SystemExit("--real and --blobs score different stand-ins; give one")
     if args.real:
         real_floor(args)
+        return
+    if args.blobs:
+        blobs_baseline(args)
         return
     sampling = {
         "--sampler": args.sampler != DEFAULT_SAMPLER,
@@ -196,14 +212,22 @@ def main() -> None:
         "evaluations": evaluations,
         "seconds_per_sample": seconds / args.n,
         "threads": torch.get_num_threads(),
-        "size": args.size,
-        "n": args.n,
-        "draws": args.draws,
-        "seed": args.seed,
-        "generation_seed": gen_seed,
-        "ratios": table,
-        "medians": {k: float(np.median(v)) for k, v in table.items()},
     }
+    record(args, run, gen_seed, table, earlier)
+
+
+def record(args, run: dict, gen_seed: int, table: dict, earlier: dict) -> None:
+    """Complete ``run`` with the draws it was scored on and its ratios, write it to ``--json`` and
+    print its medians over those of the ``--against`` runs."""
+    run.update(
+        size=args.size,
+        n=args.n,
+        draws=args.draws,
+        seed=args.seed,
+        generation_seed=gen_seed,
+        ratios=table,
+        medians={k: float(np.median(v)) for k, v in table.items()},
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(run, indent=1))
     for name, other in earlier.items():
@@ -308,6 +332,39 @@ def real_floor(args) -> None:
         f"{args.n} training crops"
     )
     score_draws(describe(stand_in, phases), first, draw, phases, args)
+
+
+def blobs_baseline(args) -> None:
+    """Score issue 4's baseline against the draws a model run makes: Gaussian blobs (porespy's
+    recipe) at the pore counts of the first draw's held-out crops, the blobiness tuned on
+    training-block crops as ``microgen export`` tunes it; --generation-seed draws other blobs."""
+    kind = get_kind(args.kind)
+    if len(kind.particle_labels) != 1:
+        phases = len(kind.particle_labels)
+        raise SystemExit(f"--blobs is a baseline for two-phase media; {kind.name} has {phases} particle phases")
+    earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
+    for name, other in earlier.items():
+        check_same_draws(args, other, name)
+    pore = kind.particle_labels[0]
+    train, held = split_holdout(read_volume(args.data), args.holdout)
+    draw = reference_draws(train, held, [pore], args)
+    first = draw(0)
+    gen_seed = args.seed if args.generation_seed is None else args.generation_seed
+    rng = np.random.default_rng([gen_seed, args.size, 2 * 10**6])  # a stream no reference draw uses
+    tuning = [(c == pore).astype(np.uint8) for c in random_crops(train, args.n, args.size, rng)]
+    blobiness, _ = tune_blobiness(tuning, rng)
+    shape = (args.size, args.size)
+    images = [
+        np.where(blobs(shape, c[0] / args.size**2, blobiness, rng) == 1, pore, kind.background).astype(np.uint8)
+        for c in first["counts"][: args.n]
+    ]
+    print(
+        f"blobs: {args.n} images of {args.size}² at draw 0's pore counts, blobiness {blobiness:g} (tuned on "
+        f"{args.n} training crops); {args.draws} draws of {args.n} held-out and {args.n} training crops"
+    )
+    table = score_draws(describe(images, [pore]), first, draw, [pore], args)
+    run = {"model": "blobs", "sampler": f"blobs, blobiness {blobiness:g}", "evaluations": 0, "blobiness": blobiness}
+    record(args, run, gen_seed, table, earlier)
 
 
 def reference_draws(train, held, phases, args):

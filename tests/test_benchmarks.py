@@ -73,7 +73,17 @@ def test_reference_draws_compares_step_rules(tmp_path, data_dir, rock_dir):
     tailed = run("--steps", "4", "--tail", "2", "--json", "t.json")  # 1 trapezoidal step and 2 one-hop steps
     assert tailed.returncode == 0 and "with a one-hop tail of 2" in tailed.stdout, tailed.stderr[-3000:]
     assert json.loads((tmp_path / "t.json").read_text())["evaluations"] == 4
+    # issue 4's baseline scored on the same draws, the model's medians printed over the blobs'
+    blobbed = run("--blobs", "--json", "blobs.json")
+    assert blobbed.returncode == 0 and "blobiness" in blobbed.stdout, blobbed.stderr[-3000:]
+    b = json.loads((tmp_path / "blobs.json").read_text())
+    assert b["evaluations"] == 0 and set(b["medians"]) == set(c["medians"]) and b["ratios"] != c["ratios"]
+    model_over_blobs = run("--from-raw", "raw.npz", "--finish", "0", "0", "0", "0", "--against", "blobs.json")
+    assert model_over_blobs.returncode == 0 and "against blobs.json (blobs, blobiness" in model_over_blobs.stdout
     for bad, message in (
+        (["--blobs", "--kind", "cathode"], "two-phase media"),
+        (["--blobs", "--real"], "give one"),
+        (["--blobs", "--seed", "1", "--against", "blobs.json"], "other reference draws"),
         (["--steps", "4", "--tail", "1"], "steps + tail must be even"),
         (["--from-raw", "raw.npz", "--tail", "2"], "--tail would not apply"),
         (["--from-raw", "raw.npz", "--generation-seed", "3"], "was sampled for"),
