@@ -35,7 +35,7 @@ step 60 cli.txt "$py" -m microgen.cli rock --type berea-fast --porosity 0.19 --s
 step 60 cli.txt "$py" -m microgen.cli cathode --active 0.5 --binder 0.1 --size 256 -n 4 --seed 0 \
     --device cuda -o "$out/cathode.npy" --overwrite
 rm -f "$out/rock.npy" "$out/cathode.npy"
-for spec in berea-fast:120 ketton-fast:120 berea:200 nmc:200; do
+for spec in berea-fast:120 ketton:120 berea:200 nmc:200; do
     model=${spec%%:*}
     evaluations=${spec##*:}
     step 100 "speed-$model.txt" "$py" benchmarks/speed.py --model "$model" --device cuda --size 256 \

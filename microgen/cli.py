@@ -726,6 +726,7 @@ def models() -> None:
     from rich.table import Table
 
     import microgen
+    from microgen.domains import registry
 
     table = Table(title="microgen pretrained models")
     columns = (
@@ -765,6 +766,9 @@ def models() -> None:
             f"within {PASS_RATIO}x the natural spread (docs/models.md); sides: the image sides a model is recommended "
             "for (it warns below them)"
         )
+        for old, new in registry.ALIASES.items():
+            if new in {m["name"] for m in rows}:
+                click.echo(f"{old}: a former name of {new}, still accepted")
     else:
         click.echo("no pretrained model installed; train one with `microgen train`")
 

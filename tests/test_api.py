@@ -89,6 +89,19 @@ def test_unknown_rock_names_the_choices(rock_dir):
         microgen.generate_rock(0.2, rock=str(rock_dir.parent / "nowhere"))
 
 
+def test_former_names_answer_with_the_model_that_replaced_them():
+    from microgen.domains import registry
+
+    for old, new in registry.ALIASES.items():
+        assert old not in registry.available()  # one folder per model: a former name is no second copy
+        if new not in registry.available():
+            continue
+        assert registry.resolve(old) == registry.resolve(new) and registry.is_pretrained(old)
+        assert microgen.load_model(old).meta["name"] == new
+        assert registry.reference(old, 256)["n"] == registry.reference(new, 256)["n"]
+    assert not registry.is_pretrained("nope")
+
+
 def test_rock_model_refused_for_cathode(rock_dir):
     with pytest.raises(ValueError, match="not a cathode model"):
         microgen.generate_cathode({"active": 0.5, "binder": 0.1}, model=str(rock_dir))

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import microgen
 from microgen import __version__
 from microgen.cli import main
+from microgen.domains import registry
 from microgen.engine import DSDModel
 from microgen.engine.polish import SWEEPS
 from microgen.engine.sampler import format_sharpness
@@ -504,13 +505,15 @@ def test_models_command_lists_a_table():
     sides = [m["min_side"] for m in microgen.list_models()]
     assert "sides" in res.output and all(f">= {side}" in res.output for side in sides if side)
     assert "any" in res.output or all(sides)
+    names = {m["name"] for m in microgen.list_models()}
+    for old, new in registry.ALIASES.items():
+        assert (f"{old}: a former name of {new}" in res.output) == (new in names)
 
 
 def test_list_models_summarises_each_card():
     import re
 
     import microgen
-    from microgen.domains import registry
 
     for m in microgen.list_models():
         card = registry.card(m["name"])
@@ -603,7 +606,6 @@ def test_relabel_an_inpainting_model_keeps_its_card(tmp_path):
     # the shipped inpainting companion, copied: renamed, its card re-rendered by the inpainting renderer
     import shutil
 
-    from microgen.domains import registry
     from microgen.training.inpainting import inpainting_card_markdown
 
     if "berea-inpaint" not in registry.available():

@@ -29,11 +29,23 @@ def available() -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / "config.json").is_file()}
 
 
+#: former pretrained names and the model that answers to them now (session 37: the weights
+#: shipped as ``ketton-fast`` read closer to the data than the former ``ketton`` and became it)
+ALIASES = {"ketton-fast": "ketton"}
+
+
+def is_pretrained(name) -> bool:
+    """Whether ``name`` is a pretrained model's name (or a former name of one)."""
+    return ALIASES.get(str(name), str(name)) in available()
+
+
 def resolve(name_or_path: str | os.PathLike) -> Path:
-    """A pretrained name or a model directory -> the directory; ``ValueError`` names the choices."""
+    """A pretrained name (or former name, :data:`ALIASES`) or a model directory -> the directory;
+    ``ValueError`` names the choices."""
     models = available()
-    if str(name_or_path) in models:
-        return models[str(name_or_path)]
+    name = ALIASES.get(str(name_or_path), str(name_or_path))
+    if name in models:
+        return models[name]
     path = Path(name_or_path)
     if (path / "config.json").is_file():
         return path
@@ -50,7 +62,7 @@ INPAINT_SUFFIX = "-inpaint"
 
 def inpainting_companion(name_or_path) -> str | None:
     """``"<name>-inpaint"`` where ``name_or_path`` is a pretrained name that ships one, else None."""
-    name = str(name_or_path)
+    name = ALIASES.get(str(name_or_path), str(name_or_path))
     models = available()
     if name in models and not name.endswith(INPAINT_SUFFIX) and name + INPAINT_SUFFIX in models:
         return name + INPAINT_SUFFIX

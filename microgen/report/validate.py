@@ -101,7 +101,7 @@ def validate(
         raise ValueError(f"generated images must be square (reference crops are), got {gen.shape[1:]}")
     diffusivity = get_kind(kind).transport_phase if transport else None
     name = str(reference)
-    if isinstance(reference, (str, os.PathLike)) and name in registry.available():
+    if isinstance(reference, (str, os.PathLike)) and registry.is_pretrained(name):
         ref = registry.reference(name, gen.shape[1])
         ref_a = descriptors_from_json(ref["A"])
         ref_b = descriptors_from_json(ref["B"])
