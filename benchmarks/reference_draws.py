@@ -64,7 +64,7 @@ from microgen.engine.sampler import (
 )
 from microgen.engine.smooth import check_widths, parse_widths
 from microgen.io import read_volume
-from microgen.metrics.baselines import blobs, tune_blobiness
+from microgen.metrics.baselines import tuned_blobs
 from microgen.metrics.fidelity import (
     describe,
     descriptors_from_json,
@@ -157,9 +157,7 @@ def main() -> None:
     given = [name for name, on in sampling.items() if on]
     if args.from_raw and given:
         raise SystemExit(f"--from-raw scores images already sampled; {', '.join(given)} would not apply")
-    earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
-    for name, other in earlier.items():  # before the sampling, which may take hours
-        check_same_draws(args, other, name)
+    earlier = earlier_runs(args)  # before the sampling, which may take hours
     model = microgen.load_model(args.model)
     sharpness = model.sharpness if args.sharpness is None else check_sharpness(args.sharpness, model.channels)
     steps = model.sampling_steps if args.steps is None else args.steps
@@ -298,6 +296,14 @@ def rule_of(args, steps: int, model):
     return RestartLeaping(rule, float(low), float(high), int(repeats[0]) if repeats else 1)
 
 
+def earlier_runs(args) -> dict[str, dict]:
+    """The ``--against`` runs by file name, each checked to be scored on this run's draws."""
+    earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
+    for name, other in earlier.items():
+        check_same_draws(args, other, name)
+    return earlier
+
+
 def check_same_draws(args, other: dict, name: str) -> None:
     """Refuse an earlier run that was scored on other reference draws than these ``args`` make."""
     same = ("size", "n", "draws", "seed")
@@ -342,22 +348,14 @@ def blobs_baseline(args) -> None:
     if len(kind.particle_labels) != 1:
         phases = len(kind.particle_labels)
         raise SystemExit(f"--blobs is a baseline for two-phase media; {kind.name} has {phases} particle phases")
-    earlier = {name: json.loads(Path(name).read_text()) for name in args.against}
-    for name, other in earlier.items():
-        check_same_draws(args, other, name)
+    earlier = earlier_runs(args)
     pore = kind.particle_labels[0]
     train, held = split_holdout(read_volume(args.data), args.holdout)
     draw = reference_draws(train, held, [pore], args)
     first = draw(0)
     gen_seed = args.seed if args.generation_seed is None else args.generation_seed
     rng = np.random.default_rng([gen_seed, args.size, 2 * 10**6])  # a stream no reference draw uses
-    tuning = [(c == pore).astype(np.uint8) for c in random_crops(train, args.n, args.size, rng)]
-    blobiness, _ = tune_blobiness(tuning, rng)
-    shape = (args.size, args.size)
-    images = [
-        np.where(blobs(shape, c[0] / args.size**2, blobiness, rng) == 1, pore, kind.background).astype(np.uint8)
-        for c in first["counts"][: args.n]
-    ]
+    images, blobiness, _ = tuned_blobs(train, first["counts"][: args.n], args.size, pore, kind.background, args.n, rng)
     print(
         f"blobs: {args.n} images of {args.size}² at draw 0's pore counts, blobiness {blobiness:g} (tuned on "
         f"{args.n} training crops); {args.draws} draws of {args.n} held-out and {args.n} training crops"

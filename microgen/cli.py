@@ -766,8 +766,9 @@ def models() -> None:
             f"within {PASS_RATIO}x the natural spread (docs/models.md); sides: the image sides a model is recommended "
             "for (it warns below them)"
         )
+        listed = {m["name"] for m in rows}
         for old, new in registry.ALIASES.items():
-            if new in {m["name"] for m in rows}:
+            if new in listed:
                 click.echo(f"{old}: a former name of {new}, still accepted")
     else:
         click.echo("no pretrained model installed; train one with `microgen train`")

@@ -34,16 +34,21 @@ def available() -> dict[str, Path]:
 ALIASES = {"ketton-fast": "ketton"}
 
 
+def _current(name) -> str:
+    """``name`` as a string, a former pretrained name replaced by the current one."""
+    return ALIASES.get(str(name), str(name))
+
+
 def is_pretrained(name) -> bool:
     """Whether ``name`` is a pretrained model's name (or a former name of one)."""
-    return ALIASES.get(str(name), str(name)) in available()
+    return _current(name) in available()
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
     """A pretrained name (or former name, :data:`ALIASES`) or a model directory -> the directory;
     ``ValueError`` names the choices."""
     models = available()
-    name = ALIASES.get(str(name_or_path), str(name_or_path))
+    name = _current(name_or_path)
     if name in models:
         return models[name]
     path = Path(name_or_path)
@@ -62,7 +67,7 @@ INPAINT_SUFFIX = "-inpaint"
 
 def inpainting_companion(name_or_path) -> str | None:
     """``"<name>-inpaint"`` where ``name_or_path`` is a pretrained name that ships one, else None."""
-    name = ALIASES.get(str(name_or_path), str(name_or_path))
+    name = _current(name_or_path)
     models = available()
     if name in models and not name.endswith(INPAINT_SUFFIX) and name + INPAINT_SUFFIX in models:
         return name + INPAINT_SUFFIX

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from .fidelity import describe, distance
+from .fidelity import describe, distance, random_crops
 
 BLOBINESS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
@@ -52,4 +52,18 @@ def tune_blobiness(images, rng: np.random.Generator, candidates=BLOBINESS) -> tu
     return min(scores, key=scores.get), scores
 
 
-__all__ = ["BLOBINESS", "blobs", "blobs_like", "tune_blobiness"]
+def tuned_blobs(train, counts, size: int, pore: int, background: int, n_tune: int, rng) -> tuple[list, float, dict]:
+    """Issue 4's baseline as label images: one ``size x size`` blob image per entry of ``counts``
+    (its first value the pore count), with the blobiness tuned (:func:`tune_blobiness`) on ``n_tune``
+    crops of the training volume ``train``; returns the images (``pore`` / ``background`` codes),
+    the blobiness and the tuning distances."""
+    tuning = [(c == pore).astype(np.uint8) for c in random_crops(train, n_tune, size, rng)]
+    blobiness, scores = tune_blobiness(tuning, rng)
+    images = [
+        np.where(blobs((size, size), c[0] / size**2, blobiness, rng) == 1, pore, background).astype(np.uint8)
+        for c in counts
+    ]
+    return images, blobiness, scores
+
+
+__all__ = ["BLOBINESS", "blobs", "blobs_like", "tune_blobiness", "tuned_blobs"]

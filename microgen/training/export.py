@@ -454,15 +454,9 @@ def _blobs_baseline(mat, train, totals, size, n_tune, ref_a, ref_b, rng) -> dict
     images, with the blobiness tuned on training-block crops; two-phase media only."""
     if len(mat.particle_labels) != 1:
         return None
-    from microgen.metrics.baselines import blobs, tune_blobiness
+    from microgen.metrics.baselines import tuned_blobs
 
-    pore = mat.particle_labels[0]
-    tuning = [(c == pore).astype(np.uint8) for c in random_crops(train, n_tune, size, rng)]
-    blobiness, scores = tune_blobiness(tuning, rng)
-    images = [
-        np.where(blobs((size, size), c[0] / size**2, blobiness, rng) == 1, pore, mat.background).astype(np.uint8)
-        for c in totals
-    ]
+    images, blobiness, scores = tuned_blobs(train, totals, size, mat.particle_labels[0], mat.background, n_tune, rng)
     rows = _table(images, ref_a, ref_b, list(mat.particle_labels), mat.transport_phase)
     return {"name": "blobs", "blobiness": blobiness, "tuning_two_point_distance": scores, "rows": rows}
 
